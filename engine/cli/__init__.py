@@ -1,0 +1,32 @@
+"""The ``program-engine`` command line.
+
+Each command group lives in its own module and registers itself on the one Typer app.
+Exit codes: 0 success, 1 the thing checked failed (a rejected scan, a job that did not end
+DONE), 2 a usage or internal error.
+"""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="program-engine",
+    help="Review, sandbox and run Qiskit-Runtime-style programs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _register_commands() -> None:
+    from engine.cli import version_command
+
+    version_command.register(app)
+
+
+_register_commands()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

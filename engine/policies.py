@@ -1,0 +1,51 @@
+"""Locating and reading the policy files under ``policies/``.
+
+Policies are data, not code: every limit the engine enforces has its default in a YAML file
+there. This module only finds and parses the files; each concern validates its own policy
+with a pydantic model. It is pure (standard library and PyYAML), so the sandbox runner may
+import it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from engine.errors import PolicyError
+
+POLICY_DIR_ENV = "ENGINE_POLICY_DIR"
+MAX_POLICY_BYTES = 1_000_000
+
+
+def policy_dir() -> Path:
+    """The folder holding the policy files: ``$ENGINE_POLICY_DIR`` or the project's own."""
+    configured = os.environ.get(POLICY_DIR_ENV)
+    if configured:
+        return Path(configured)
+    return Path(__file__).resolve().parent.parent / "policies"
+
+
+def read_policy_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Parse one policy file (YAML or JSON) into a mapping; errors name the file."""
+    path = Path(path)
+    try:
+        if path.stat().st_size > MAX_POLICY_BYTES:
+            raise PolicyError(f"{path}: policy file larger than {MAX_POLICY_BYTES} bytes")
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise PolicyError(f"{path}: cannot read policy file: {exc.strerror or exc}") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise PolicyError(f"{path}: not valid YAML: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise PolicyError(f"{path}: a policy file must hold a mapping at the top level")
+    return data
+
+
+def load_policy(name: str) -> dict[str, Any]:
+    """Read ``policies/NAME.yaml``."""
+    return read_policy_file(policy_dir() / f"{name}.yaml")

@@ -1,0 +1,275 @@
+"""One locked-down container per job: create, attach, start, talk, kill, inspect, remove.
+
+The container has no network, a read-only root, a size-limited tmpfs ``/tmp``, a non-root
+user, no capabilities, ``no-new-privileges``, memory equal to memory+swap, a CPU quota, a pids
+limit, ulimits for open files, file size and core dumps, an init process as PID 1, no host
+environment, no host mounts and no Docker socket. Labels tie it to its job so that orphans can
+be reaped.
+
+Its stdin and stdout carry the protocol; stderr carries the program's logs. The attach socket
+is opened before the container starts, so no output is lost. Killing happens from a thread of
+its own (Docker's kill waits for the output copy to drain, which waits for our reader).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import docker
+import docker.errors
+from docker.types import LogConfig, Ulimit
+
+from engine.errors import SandboxError
+from engine.sandbox.policy import ResourceProfile
+
+LABEL_ENGINE = "org.program-engine.sandbox"
+LABEL_JOB = "org.program-engine.job"
+LABEL_HOST_PID = "org.program-engine.host-pid"
+LABEL_HOST = "org.program-engine.host"
+SANDBOX_USER = "10001:10001"
+
+STDOUT = 1
+STDERR = 2
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """What a sandbox container is made of."""
+
+    image: str
+    job_id: str
+    profile: ResourceProfile
+    runtime: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+class WriteTimeout(SandboxError):
+    """The container did not take a message on its stdin within the write timeout."""
+
+
+class SandboxContainer:
+    """A created container with its attach socket; see the module docstring."""
+
+    def __init__(self, client: docker.DockerClient, spec: ContainerSpec) -> None:
+        self._client = client
+        self.spec = spec
+        self.id: str | None = None
+        self._sock: socket.socket | None = None
+        self._buffer = bytearray()
+        self._write_lock = threading.Lock()
+        self._killed = threading.Event()
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def create(self) -> None:
+        """Create the container with every lockdown option, and attach to it."""
+        profile = self.spec.profile
+        mem = int(profile.memory)
+        labels = {
+            LABEL_ENGINE: "1",
+            LABEL_JOB: self.spec.job_id,
+            LABEL_HOST: socket.gethostname(),
+            LABEL_HOST_PID: str(os.getpid()),
+            **self.spec.labels,
+        }
+        try:
+            container = self._client.containers.create(
+                self.spec.image,
+                stdin_open=True,
+                tty=False,
+                user=SANDBOX_USER,
+                environment={},
+                network_mode="none",
+                read_only=True,
+                tmpfs={"/tmp": f"rw,nosuid,nodev,size={int(profile.tmp_size)},mode=1777"},
+                shm_size=int(profile.shm_size),
+                cap_drop=["ALL"],
+                security_opt=["no-new-privileges"],
+                mem_limit=mem,
+                memswap_limit=mem,
+                nano_cpus=int(profile.cpus * 1e9),
+                pids_limit=profile.pids,
+                ulimits=[
+                    Ulimit(name="nofile", soft=profile.nofile, hard=profile.nofile),
+                    Ulimit(name="fsize", soft=int(profile.fsize), hard=int(profile.fsize)),
+                    Ulimit(name="core", soft=0, hard=0),
+                ],
+                init=True,
+                log_config=LogConfig(type=LogConfig.types.NONE),
+                hostname="sandbox",
+                labels=labels,
+                runtime=self.spec.runtime,
+            )
+        except docker.errors.ImageNotFound as exc:
+            raise SandboxError(f"sandbox image {self.spec.image!r} not found: {exc}") from None
+        except docker.errors.APIError as exc:
+            raise SandboxError(f"cannot create the sandbox container: {exc}") from None
+        self.id = container.id
+        attached = self._client.api.attach_socket(
+            self.id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
+        )
+        self._sock = getattr(attached, "_sock", attached)
+        self._keepalive = attached  # the socket closes when its response object is collected
+        self._sock.setblocking(False)
+
+    def start(self) -> None:
+        try:
+            self._client.api.start(self.id)
+        except docker.errors.APIError as exc:
+            raise SandboxError(f"cannot start the sandbox container: {exc}") from None
+
+    def kill_soon(self) -> None:
+        """SIGKILL the container from a separate thread (never from the reader)."""
+        if self._killed.is_set():
+            return
+        self._killed.set()
+        threading.Thread(target=self._kill, name=f"kill-{self.spec.job_id}", daemon=True).start()
+
+    @property
+    def kill_requested(self) -> bool:
+        return self._killed.is_set()
+
+    def _kill(self) -> None:
+        with contextlib.suppress(docker.errors.APIError):  # it has exited already
+            self._client.api.kill(self.id)
+
+    def wait(self, timeout: float) -> dict[str, Any]:
+        """Wait for the container to exit; return Docker's ``State`` of it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            state = self._client.api.inspect_container(self.id)["State"]
+            if not state.get("Running") or time.monotonic() > deadline:
+                return state
+            time.sleep(0.05)
+
+    def remove(self) -> None:
+        """Remove the container, whatever state it is in."""
+        if self._sock is not None:
+            with contextlib.suppress(OSError):
+                self._sock.close()
+            self._sock = None
+        if self.id is None:
+            return
+        with contextlib.suppress(docker.errors.NotFound):
+            self._client.api.remove_container(self.id, force=True)
+
+    # --- the attach stream -------------------------------------------------------------------
+
+    def read(self, timeout: float) -> list[tuple[int, bytes]] | None:
+        """The output frames that arrive within ``timeout`` seconds: ``(stream, data)`` pairs
+        for stdout and stderr. ``None`` at end of stream."""
+        assert self._sock is not None
+        readable, _, _ = select.select([self._sock], [], [], timeout)
+        if not readable:
+            return []
+        try:
+            chunk = self._sock.recv(1 << 18)
+        except (BlockingIOError, InterruptedError):
+            return []
+        except OSError:
+            return None
+        if not chunk:
+            return None
+        self._buffer += chunk
+        return list(self._frames())
+
+    def _frames(self) -> Iterator[tuple[int, bytes]]:
+        buffer = self._buffer
+        offset = 0
+        while len(buffer) - offset >= 8:
+            size = int.from_bytes(buffer[offset + 4 : offset + 8], "big")
+            if len(buffer) - offset - 8 < size:
+                break
+            stream = buffer[offset]
+            yield stream, bytes(buffer[offset + 8 : offset + 8 + size])
+            offset += 8 + size
+        del buffer[:offset]
+
+    def write(self, data: bytes, timeout: float) -> None:
+        """Send ``data`` to the container's stdin; raise :class:`WriteTimeout` if it is not
+        taken within ``timeout`` seconds (a program that never reads cannot hang the host)."""
+        assert self._sock is not None
+        view = memoryview(data)
+        deadline = time.monotonic() + timeout
+        with self._write_lock:
+            while view:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise WriteTimeout(f"the sandbox did not read its input within {timeout} s")
+                _, writable, _ = select.select([], [self._sock], [], remaining)
+                if not writable:
+                    continue
+                try:
+                    sent = self._sock.send(view)
+                except (BlockingIOError, InterruptedError):
+                    continue
+                except OSError as exc:
+                    raise SandboxError(f"the sandbox's input is closed: {exc}") from None
+                view = view[sent:]
+
+    # --- accounting ----------------------------------------------------------------------------
+
+    def resource_usage(self) -> tuple[float | None, int | None]:
+        """CPU seconds and peak memory bytes so far, from the container's cgroup."""
+        cpu = _read_int(f"/sys/fs/cgroup/cpuacct/docker/{self.id}/cpuacct.usage")
+        peak = _read_int(f"/sys/fs/cgroup/memory/docker/{self.id}/memory.max_usage_in_bytes")
+        if cpu is None and peak is None:
+            try:
+                stats = self._client.api.stats(self.id, stream=False, one_shot=True)
+            except (docker.errors.APIError, ValueError):
+                return None, None
+            cpu = stats.get("cpu_stats", {}).get("cpu_usage", {}).get("total_usage")
+            peak = stats.get("memory_stats", {}).get("max_usage") or stats.get(
+                "memory_stats", {}
+            ).get("usage")
+        return (cpu / 1e9 if cpu else None), peak
+
+
+def _read_int(path: str) -> int | None:
+    try:
+        with open(path) as handle:
+            return int(handle.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def reap_orphans(client: docker.DockerClient, is_live: Any = None) -> list[str]:
+    """Remove engine containers whose owner is gone; return the removed job ids.
+
+    A container is an orphan when ``is_live(job_id)`` says False or, without ``is_live``, when
+    the host process that created it (on this host) no longer exists.
+    """
+    removed = []
+    host = socket.gethostname()
+    for info in client.api.containers(all=True, filters={"label": LABEL_ENGINE}):
+        labels = info.get("Labels") or {}
+        job_id = labels.get(LABEL_JOB, "")
+        if is_live is not None:
+            orphan = not is_live(job_id)
+        else:
+            orphan = labels.get(LABEL_HOST) == host and not _pid_alive(labels.get(LABEL_HOST_PID))
+        if orphan:
+            try:
+                client.api.remove_container(info["Id"], force=True)
+                removed.append(job_id)
+            except docker.errors.NotFound:
+                pass
+    return removed
+
+
+def _pid_alive(pid: str | None) -> bool:
+    try:
+        os.kill(int(pid or ""), 0)
+    except ProcessLookupError:
+        return False
+    except (ValueError, PermissionError):
+        return True
+    return True

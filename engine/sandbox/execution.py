@@ -1,0 +1,505 @@
+"""One program run in the sandbox, from container creation to its final state.
+
+:func:`run_program` is the whole lifecycle of a job's container, readable top to bottom:
+
+1. resolve the program, its metadata and inputs; validate the inputs;
+2. make sure the per-program image exists (content-addressed, so usually a cache hit);
+3. create the container locked down and attached, start it, send ``start``; while it boots,
+   describe the backend (this overlaps the host's Qiskit import with the container's);
+4. relay messages until the stream ends: ``publish`` is decoded and handed to ``on_interim``,
+   ``backend_run`` passes admission and runs on the host's pool, ``result``/``error`` is the one
+   final message, after which the runner gets a short grace period to exit;
+5. a watchdog check in the same loop kills the container at ``max_execution_time`` or after a
+   cancel; kills always happen on a separate thread;
+6. classify the end (DONE, ERROR or CANCELLED with a reason), read the resource usage, and
+   remove the container, whatever happened.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.errors import (
+    DecodeError,
+    EngineError,
+    ProtocolViolation,
+    SandboxError,
+)
+from engine.protocol import (
+    BackendError,
+    BackendResultMessage,
+    BackendRunMessage,
+    CancelMessage,
+    ErrorMessage,
+    MessageReader,
+    PublishMessage,
+    ReadyMessage,
+    ResultMessage,
+    SandboxLimits,
+    StartMessage,
+    parse_sandbox_message,
+)
+from engine.sandbox.container import STDERR, STDOUT, ContainerSpec, SandboxContainer, WriteTimeout
+from engine.sandbox.policy import ResourceProfile, SandboxPolicy, load_sandbox_policy
+from engine.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+DONE = "DONE"
+ERROR = "ERROR"
+CANCELLED = "CANCELLED"
+
+# Reasons: machine-readable, stable.
+PROGRAM_EXCEPTION = "program_exception"
+BACKEND_REJECTED = "backend_rejected"
+RESULT_NOT_SERIALIZABLE = "result_not_serializable"
+OUT_OF_MEMORY = "out_of_memory"
+SANDBOX_CRASHED = "sandbox_crashed"
+PROTOCOL_VIOLATION = "protocol_violation"
+RAN_TOO_LONG = "ran_too_long"
+CANCELLED_BY_USER = "user"
+
+_ERROR_REASONS = {
+    "BackendRejected": BACKEND_REJECTED,
+    "ResultNotSerializable": RESULT_NOT_SERIALIZABLE,
+}
+
+
+@dataclass
+class ErrorInfo:
+    """The error that ended a job: the program's exception, or the engine's account of it."""
+
+    type: str
+    message: str
+    traceback: str | None = None
+
+
+@dataclass
+class Outcome:
+    """How one run ended, with everything it produced."""
+
+    status: str
+    reason: str | None = None
+    result: Any = None
+    interim: list[Any] = field(default_factory=list)
+    logs: str = ""
+    error: ErrorInfo | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    result_data: str | None = None  # the result as encoded by the sandbox
+    interim_data: list[str] = field(default_factory=list)  # interim messages as encoded
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view; ``result`` and ``interim`` in the RuntimeEncoder wire format."""
+        return {
+            "status": self.status,
+            "reason": self.reason,
+            "result": json.loads(self.result_data) if self.result_data is not None else None,
+            "interim": [json.loads(d) for d in self.interim_data],
+            "error": asdict(self.error) if self.error else None,
+            "logs": self.logs,
+            "metrics": self.metrics,
+        }
+
+
+def run_program(
+    program: Any,
+    inputs: dict[str, Any] | None = None,
+    *,
+    backend: str | None = None,
+    metadata: Any = None,
+    profile: str | ResourceProfile | None = None,
+    max_execution_time: float | None = None,
+    on_interim: Callable[[Any], None] | None = None,
+    cancel: threading.Event | None = None,
+    job_id: str | None = None,
+    client: Any = None,
+    registry: Any = None,
+    policy: SandboxPolicy | None = None,
+) -> Outcome:
+    """Run ``program`` in a fresh sandbox container and return its :class:`Outcome`.
+
+    ``program`` is a path (a ``.py`` file or a program folder), source text, or a loaded
+    ``ProgramSource``. ``inputs`` are the keyword arguments of ``main``; they are validated
+    against ``spec.parameters`` when there is metadata. Bad arguments raise (and leave no
+    container behind) before the program runs; everything that happens once it runs ends in
+    the returned Outcome.
+    """
+    from engine.metadata import validate_inputs
+    from engine.sandbox.docker_client import shared_client
+    from engine.sandbox.images import ensure_program_image
+
+    policy = policy or load_sandbox_policy()
+    source = _as_program_source(program)
+    metadata = _as_metadata(metadata, source)
+    if max_execution_time is None:
+        max_execution_time = (float(metadata.max_execution_time) if metadata is not None
+                              else policy.timing.default_max_execution_time)
+    if max_execution_time <= 0:
+        raise ValueError(f"max_execution_time must be > 0, got {max_execution_time}")
+    resources = profile if isinstance(profile, ResourceProfile) else policy.profile(profile)
+    registry = registry or _default_registry()
+    backend_name = registry.resolve(backend)
+    job_id = job_id or f"run-{uuid.uuid4().hex[:12]}"
+
+    def prepare() -> StartMessage:
+        # Runs while the container boots: this is where the host imports Qiskit.
+        from engine.serialization import RuntimeDecoder, RuntimeEncoder
+
+        encoded = json.dumps(dict(inputs or {}), cls=RuntimeEncoder)
+        if metadata is not None:
+            validate_inputs(metadata, json.loads(encoded, cls=RuntimeDecoder))
+        return StartMessage(
+            job_id=job_id,
+            entry=source.entry,
+            inputs=encoded,
+            backend=registry.describe(backend or backend_name),
+            limits=SandboxLimits(
+                max_message_bytes=int(policy.protocol.max_message_bytes),
+                max_traceback_chars=policy.protocol.max_traceback_chars,
+            ),
+        )
+
+    client = client or shared_client()
+    image = ensure_program_image(source.files, client=client)
+    run = _Run(
+        client=client,
+        registry=registry,
+        policy=policy,
+        spec=ContainerSpec(image=image, job_id=job_id, profile=resources,
+                           runtime=get_settings().sandbox_runtime),
+        on_interim=on_interim,
+        cancel=cancel or threading.Event(),
+        max_execution_time=max_execution_time,
+    )
+    return run.execute(prepare, backend_name)
+
+
+class _Run:
+    """The state of one run while its container is alive."""
+
+    def __init__(self, *, client: Any, registry: Any, policy: SandboxPolicy,
+                 spec: ContainerSpec,
+                 on_interim: Callable[[Any], None] | None, cancel: threading.Event,
+                 max_execution_time: float) -> None:
+        from engine.backends import JobUsage
+
+        self.registry = registry
+        self.policy = policy
+        self.limits = policy.protocol
+        self.container = SandboxContainer(client, spec)
+        self.on_interim = on_interim
+        self.cancel = cancel
+        self.max_execution_time = max_execution_time
+        self.usage = JobUsage()
+        self.reader = MessageReader(
+            int(self.limits.max_line_bytes), self.limits.max_messages,
+            int(self.limits.max_total_bytes),
+        )
+        self.outcome: Outcome | None = None  # set once: the job's final state
+        self._outcome_lock = threading.Lock()
+        self.final_at: float | None = None
+        self.final_published: tuple[Any, str] | None = None
+        self.interim: list[Any] = []
+        self.interim_data: list[str] = []
+        self.interim_dropped = 0
+        self.logs = bytearray()
+        self.logs_discarded = 0
+        self.ready_at: float | None = None
+        self.started_at = 0.0
+        self.cpu: float | None = None
+        self.peak: int | None = None
+
+    # --- the lifecycle ---------------------------------------------------------------------
+
+    def execute(self, prepare: Callable[[], StartMessage], backend_name: str) -> Outcome:
+        """Boot the container while ``prepare`` builds the start message, then relay."""
+        created = time.monotonic()
+        prepared: list[Any] = []
+        preparing = threading.Thread(target=_capture, args=(prepare, prepared), name="prepare")
+        preparing.start()
+        try:
+            try:
+                self.container.create()
+                self.container.start()
+                self.started_at = time.monotonic()
+            finally:
+                preparing.join()
+            start = prepared[0]
+            if isinstance(start, BaseException):
+                raise start  # bad inputs: nothing ran
+            self._send(start)
+            self._relay(backend_name)
+            state = self.container.wait(timeout=10)
+            self._sample_usage()
+            self._classify_exit(state)
+        except SandboxError as exc:
+            self._finish(ERROR, SANDBOX_CRASHED, error=ErrorInfo(type(exc).__name__, str(exc)))
+        finally:
+            self.container.kill_soon()
+            self.container.remove()
+        assert self.outcome is not None
+        self.outcome.metrics.update(self._metrics(time.monotonic() - created))
+        return self.outcome
+
+    def _relay(self, backend_name: str) -> None:
+        """Read the container's output until it ends, acting on each message."""
+        deadline = self.started_at + self.max_execution_time
+        cancel_at: float | None = None
+        while True:
+            frames = self.container.read(timeout=0.1)
+            if frames is None:
+                return
+            for stream, data in frames:
+                if stream == STDOUT:
+                    self._on_protocol_bytes(data, backend_name)
+                elif stream == STDERR:
+                    self._on_log_bytes(data)
+            now = time.monotonic()
+            if self.container.kill_requested:
+                continue  # keep draining until the stream ends
+            if self.final_at is not None:
+                if now - self.final_at > self.policy.timing.final_grace_seconds:
+                    self.container.kill_soon()
+            elif self.cancel.is_set():
+                if cancel_at is None:
+                    cancel_at = now
+                    self._finish(CANCELLED, CANCELLED_BY_USER)
+                    self._try_send(CancelMessage())
+                if now - cancel_at >= self.policy.timing.cancel_grace_seconds:
+                    self.container.kill_soon()
+            elif now > deadline:
+                self._sample_usage()
+                self._finish(
+                    CANCELLED, RAN_TOO_LONG,
+                    error=ErrorInfo("RanTooLong",
+                                    f"the program ran longer than max_execution_time "
+                                    f"({self.max_execution_time:g} s)"),
+                )
+                self.container.kill_soon()
+            elif self.ready_at is None and now - self.started_at > (
+                self.policy.timing.ready_timeout_seconds
+            ):
+                self._finish(ERROR, SANDBOX_CRASHED,
+                             error=ErrorInfo("SandboxStartTimeout",
+                                             "the sandbox did not become ready in time"))
+                self.container.kill_soon()
+
+    def _classify_exit(self, state: dict[str, Any]) -> None:
+        """Name the end of a run that sent no final message (the first recorded end wins)."""
+        exit_code = state.get("ExitCode")
+        if state.get("OOMKilled"):
+            self._finish(ERROR, OUT_OF_MEMORY, error=ErrorInfo(
+                "OutOfMemory",
+                f"the program exceeded its memory limit "
+                f"({int(self.container.spec.profile.memory)} bytes)"))
+        self._finish(ERROR, SANDBOX_CRASHED, error=ErrorInfo(
+            "SandboxCrashed",
+            f"the sandbox exited with code {exit_code} without sending a result"))
+
+    # --- messages ----------------------------------------------------------------------------
+
+    def _on_protocol_bytes(self, data: bytes, backend_name: str) -> None:
+        if self.outcome is not None and self.outcome.reason == PROTOCOL_VIOLATION:
+            return
+        try:
+            for line in self.reader.feed(data):
+                self._on_message(parse_sandbox_message(line), backend_name)
+        except (ProtocolViolation, DecodeError) as exc:
+            self._violation(str(exc))
+
+    def _on_message(self, message: Any, backend_name: str) -> None:
+        if self.final_at is not None or self.outcome is not None:
+            return  # exactly one final message counts; anything after it is ignored
+        if isinstance(message, ReadyMessage):
+            if self.ready_at is None:
+                self.ready_at = time.monotonic()
+        elif isinstance(message, PublishMessage):
+            self._on_publish(message)
+        elif isinstance(message, BackendRunMessage):
+            self._on_backend_run(message, backend_name)
+        elif isinstance(message, ResultMessage):
+            self._on_result(message)
+        elif isinstance(message, ErrorMessage):
+            self.final_at = time.monotonic()
+            self._sample_usage()
+            reason = _ERROR_REASONS.get(message.error_type, PROGRAM_EXCEPTION)
+            self._finish(ERROR, reason, error=ErrorInfo(
+                message.error_type, message.message, message.traceback or None))
+
+    def _on_publish(self, message: PublishMessage) -> None:
+        value = _decode(message.data)
+        if message.final:
+            self.final_published = (value, message.data)
+            return
+        if len(self.interim) >= self.limits.max_interim_messages:
+            self.interim_dropped += 1
+            return
+        self.interim.append(value)
+        self.interim_data.append(message.data)
+        if self.on_interim is not None:
+            try:
+                self.on_interim(value)
+            except Exception:
+                log.exception("on_interim callback failed")
+
+    def _on_result(self, message: ResultMessage) -> None:
+        value = _decode(message.data)
+        self.final_at = time.monotonic()
+        self._sample_usage()
+        data = message.data
+        if value is None and self.final_published is not None:
+            value, data = self.final_published
+        self._finish(DONE, None, result=value, result_data=data)
+
+    def _on_backend_run(self, message: BackendRunMessage, backend_name: str) -> None:
+        from engine.errors import BackendRejected
+
+        try:
+            future = self.registry.submit(
+                backend_name, message.circuits, message.options, self.usage
+            )
+        except BackendRejected as exc:
+            self._reply(BackendResultMessage(request_id=message.request_id, error=BackendError(
+                type="BackendRejected", message=str(exc), limit=exc.limit)))
+            return
+        future.add_done_callback(lambda f: self._on_backend_done(message.request_id, f))
+
+    def _on_backend_done(self, request_id: str, future: Future[str]) -> None:
+        try:
+            reply = BackendResultMessage(request_id=request_id, result=future.result())
+        except Exception as exc:
+            reply = BackendResultMessage(request_id=request_id, error=BackendError(
+                type=type(exc).__name__, message=str(exc)[:2000]))
+        self._reply(reply)
+
+    def _reply(self, reply: BackendResultMessage) -> None:
+        if self.container.kill_requested:
+            return
+        try:
+            self._send(reply)
+        except WriteTimeout as exc:
+            self._violation(str(exc))
+            self.container.kill_soon()
+        except SandboxError:
+            pass  # the container is gone; its end is classified by the reader
+
+    def _on_log_bytes(self, data: bytes) -> None:
+        room = int(self.policy.logs.max_bytes) - len(self.logs)
+        if room > 0:
+            self.logs += data[:room]
+        self.logs_discarded += max(0, len(data) - max(room, 0))
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    def _send(self, message: Any) -> None:
+        self.container.write(message.to_line(), self.policy.timing.write_timeout_seconds)
+
+    def _try_send(self, message: Any) -> None:
+        with contextlib.suppress(SandboxError):
+            self.container.write(message.to_line(), timeout=0.5)
+
+    def _violation(self, detail: str) -> None:
+        self._finish(ERROR, PROTOCOL_VIOLATION, error=ErrorInfo("ProtocolViolation", detail))
+        self.container.kill_soon()
+
+    def _finish(self, status: str, reason: str | None, *, result: Any = None,
+                result_data: str | None = None, error: ErrorInfo | None = None) -> None:
+        """Record the final state; the first call wins."""
+        with self._outcome_lock:
+            if self.outcome is not None:
+                return
+            self.outcome = Outcome(status=status, reason=reason, result=result,
+                                   result_data=result_data, error=error)
+
+    def _sample_usage(self) -> None:
+        cpu, peak = self.container.resource_usage()
+        self.cpu = cpu if cpu is not None else self.cpu
+        self.peak = peak if peak is not None else self.peak
+
+    def _metrics(self, wall: float) -> dict[str, Any]:
+        assert self.outcome is not None
+        self.outcome.interim = self.interim
+        self.outcome.interim_data = self.interim_data
+        logs = self.logs.decode("utf-8", errors="replace")
+        if self.logs_discarded:
+            logs += f"\n[{self.logs_discarded} more bytes of logs discarded]\n"
+        self.outcome.logs = logs
+        return {
+            "wall_seconds": round(wall, 4),
+            "start_seconds": (round(self.ready_at - self.started_at, 4)
+                              if self.ready_at is not None else None),
+            "cpu_seconds": round(self.cpu, 4) if self.cpu is not None else None,
+            "peak_memory_bytes": self.peak,
+            "backend_calls": self.usage.calls,
+            "shots": self.usage.shots,
+            "interim_messages": len(self.interim),
+            "interim_dropped": self.interim_dropped,
+            "protocol_bytes": self.reader.total_bytes,
+        }
+
+
+def _decode(data: str) -> Any:
+    from engine.serialization import RuntimeDecoder
+
+    try:
+        return json.loads(data, cls=RuntimeDecoder)
+    except (ValueError, RecursionError) as exc:
+        raise DecodeError(f"undecodable payload from the sandbox: {exc}") from None
+
+
+def _capture(function: Callable[[], Any], into: list[Any]) -> None:
+    try:
+        into.append(function())
+    except BaseException as exc:
+        into.append(exc)
+
+
+_registry_lock = threading.Lock()
+_registry: Any = None
+
+
+def _default_registry() -> Any:
+    """The process's backend registry (one worker pool shared by all runs)."""
+    global _registry
+    from engine.backends import BackendRegistry
+
+    with _registry_lock:
+        if _registry is None:
+            _registry = BackendRegistry()
+        return _registry
+
+
+def _as_program_source(program: Any) -> Any:
+    from engine.program.loader import ProgramSource, load_program, source_from_text
+
+    if isinstance(program, ProgramSource):
+        return program
+    if isinstance(program, os.PathLike) or (
+        isinstance(program, str) and "\n" not in program and Path(program).exists()
+    ):
+        return load_program(program)
+    if isinstance(program, (str, bytes)):
+        return source_from_text(program)
+    raise EngineError(f"cannot run {type(program).__name__}: give a path, source text "
+                      f"or a ProgramSource")
+
+
+def _as_metadata(metadata: Any, source: Any) -> Any:
+    from engine.metadata import ProgramMetadata, load_metadata
+
+    if metadata is None:
+        return source.metadata
+    if isinstance(metadata, ProgramMetadata):
+        return metadata
+    return load_metadata(metadata)

@@ -19,8 +19,9 @@ app = typer.Typer(
 
 
 def _register_commands() -> None:
-    from engine.cli import version_command
+    from engine.cli import run_command, version_command
 
+    run_command.register(app)
     version_command.register(app)
 
 

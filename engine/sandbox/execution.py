@@ -481,7 +481,7 @@ def _default_registry() -> Any:
 
 
 def _as_program_source(program: Any) -> Any:
-    from engine.program.loader import ProgramSource, load_program, source_from_text
+    from engine.program.loader import ProgramSource, load_program, program_from_source
 
     if isinstance(program, ProgramSource):
         return program
@@ -490,7 +490,7 @@ def _as_program_source(program: Any) -> Any:
     ):
         return load_program(program)
     if isinstance(program, (str, bytes)):
-        return source_from_text(program)
+        return program_from_source(program)
     raise EngineError(f"cannot run {type(program).__name__}: give a path, source text "
                       f"or a ProgramSource")
 

@@ -70,7 +70,7 @@ from engine.protocol import (
     StartMessage,
     parse_host_message,
 )
-from engine.serialization import RuntimeDecoder, RuntimeEncoder, check_payload_size
+from engine.serialization import RuntimeDecoder, RuntimeEncoder, measure_payload
 
 _CONTROL_FLOW = {
     "if_else": IfElseOp,
@@ -243,7 +243,10 @@ class SandboxMessenger(UserMessenger):
 
 
 def _encode(value: Any, encoder: type[json.JSONEncoder], limit: int, what: str) -> str:
-    check_payload_size(value, limit, what=what)
+    try:
+        measure_payload(value, limit)
+    except EncodeError as exc:
+        raise EncodeError(f"{what} refused: {exc}") from None
     data = json.dumps(value, cls=encoder)
     if len(data) > limit:
         raise EncodeError(f"{what} is too large: {len(data)} bytes encoded, limit {limit}")

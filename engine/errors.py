@@ -29,7 +29,15 @@ class PolicyError(ConfigurationError):
 
 
 class MetadataError(EngineError, ValueError):
-    """Program metadata is missing a field, has a wrong value, or carries an invalid schema."""
+    """Program metadata is missing a field, has a wrong value, or carries an invalid schema.
+
+    ``problems`` lists every problem as ``(location, message)`` when there is more than a
+    one-line story to tell, for example ``("spec.parameters.properties.x.type", "...")``.
+    """
+
+    def __init__(self, message: str, problems: list[tuple[str, str]] | None = None) -> None:
+        self.problems = list(problems or [])
+        super().__init__(message)
 
 
 class InputValidationError(EngineError, ValueError):

@@ -33,11 +33,40 @@ class Settings(BaseSettings):
     sandbox_runtime: str | None = Field(
         default=None, description="OCI runtime for sandboxes, e.g. 'runsc' for gVisor."
     )
-
-    @property
-    def cache_dir(self) -> Path:
-        """Where build inputs (rootfs tarball, wheelhouse) are kept between builds."""
-        return self.home / "cache"
+    cache_dir: Path = Field(
+        default_factory=lambda data: data["home"] / "cache",
+        description="Build inputs kept between image builds (rootfs tarball, wheelhouse).",
+    )
+    base_image: str = Field(
+        default="python:3.11-slim",
+        description="Base of the runtime image when it is present or can be pulled; "
+        "empty: always bootstrap a Debian rootfs.",
+    )
+    base_image_pull_timeout: float = Field(
+        default=20.0, gt=0, description="Seconds allowed for pulling the base image."
+    )
+    debian_mirror: str | None = Field(
+        default=None, description="Debian mirror for the rootfs bootstrap; default: the host's."
+    )
+    image_build_timeout: float = Field(
+        default=1800.0, gt=0, description="Seconds allowed for one image build."
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the store; default: SQLite at <home>/engine.db.",
+    )
+    database_busy_timeout: float = Field(
+        default=30.0, gt=0, description="Seconds a SQLite writer waits for the write lock."
+    )
+    database_pool_size: int = Field(
+        default=10, ge=1, description="Database connections kept open per process."
+    )
+    database_max_overflow: int = Field(
+        default=20, ge=0, description="Extra connections allowed beyond the pool size."
+    )
+    database_pool_timeout: float = Field(
+        default=30.0, gt=0, description="Seconds to wait for a free database connection."
+    )
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,5 @@
+"""``qiskit.providers.ibmq.runtime.utils``: the JSON encoder and decoder."""
+
+from engine.serialization import RuntimeDecoder, RuntimeEncoder
+
+__all__ = ["RuntimeDecoder", "RuntimeEncoder"]

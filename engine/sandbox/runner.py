@@ -264,8 +264,13 @@ def _error_message(exc: BaseException, limits: SandboxLimits) -> ErrorMessage:
     )
 
 
+PROGRAM_DIR = "/program"
+
+
 def run(channel: Channel) -> None:
     """Say ready, take ``start``, run ``main`` and send its one final message."""
+    if PROGRAM_DIR not in sys.path:
+        sys.path.append(PROGRAM_DIR)  # after the standard library: a program cannot shadow it
     channel.send(ReadyMessage())
     start = channel.read_start()
     limits = start.limits

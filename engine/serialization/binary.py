@@ -1,0 +1,143 @@
+"""Base64 and zlib for binary values on the wire, bounded in both directions.
+
+Encoding compresses chunk by chunk and decoding inflates chunk by chunk with ``max_length``,
+so neither ever holds more than the compressed text plus the raw bytes, and a zlib bomb
+stops at its limit instead of at the end of memory.
+"""
+
+from __future__ import annotations
+
+import binascii
+import zlib
+from collections.abc import Iterable
+
+from engine.errors import DecodeError
+
+# Base64 characters handled per step; a multiple of 4 so that each slice decodes alone.
+_B64_STEP = 1 << 20
+# Raw bytes handed to zlib per step, so its output arrives in small pieces.
+_COMPRESS_STEP = 1 << 20
+
+
+class Budget:
+    """Decompressed bytes one document may still produce (shared by all of its values)."""
+
+    def __init__(self, per_value: int, total: int) -> None:
+        self.per_value = per_value
+        self.remaining = total
+
+    def allowance(self) -> int:
+        """The most the next value may produce."""
+        return min(self.per_value, self.remaining)
+
+    def charge(self, size: int) -> None:
+        self.remaining -= size
+
+
+def b64_text(data: bytes | bytearray | memoryview) -> str:
+    """Standard base64 of ``data`` as ``str`` (no line breaks)."""
+    encoded = binascii.b2a_base64(data, newline=False)
+    return encoded.decode("ascii")
+
+
+class B64Text:
+    """Base64 text kept as pieces until it is written out, so that no step of encoding holds
+    the whole compressed value and the whole text at once. ``str()`` joins the pieces."""
+
+    __slots__ = ("pieces",)
+
+    def __init__(self, pieces: list[str]) -> None:
+        self.pieces = pieces
+
+    def __str__(self) -> str:
+        return "".join(self.pieces)
+
+
+def compressed_b64(chunks: Iterable[bytes | bytearray | memoryview], level: int = -1) -> B64Text:
+    """zlib-compress the concatenation of ``chunks`` and base64 the result as it comes out."""
+    compressor = zlib.compressobj(level)
+    pending = bytearray()
+    pieces: list[str] = []
+
+    def drain(final: bool) -> None:
+        usable = len(pending) if final else len(pending) - len(pending) % 3
+        if not usable:
+            return
+        with memoryview(pending) as view:
+            piece = binascii.b2a_base64(view[:usable], newline=False)
+        del pending[:usable]
+        pieces.append(piece.decode("ascii"))
+
+    for chunk in chunks:
+        view = memoryview(chunk).cast("B")
+        for start in range(0, len(view), _COMPRESS_STEP):
+            pending += compressor.compress(view[start : start + _COMPRESS_STEP])
+            if len(pending) >= _COMPRESS_STEP:
+                drain(final=False)
+    pending += compressor.flush()
+    drain(final=True)
+    return B64Text(pieces)
+
+
+def compressed_b64_text(chunks: Iterable[bytes | bytearray | memoryview], level: int = -1) -> str:
+    """zlib-compress the concatenation of ``chunks`` and return it as base64 text."""
+    return str(compressed_b64(chunks, level))
+
+
+def _b64_slice(text: str, type_name: str) -> bytes:
+    try:
+        return binascii.a2b_base64(text, strict_mode=True)
+    except (binascii.Error, ValueError) as exc:
+        raise DecodeError(f"{type_name}: value is not valid standard base64 ({exc})") from None
+
+
+def _require_text(value: object, type_name: str) -> str:
+    if not isinstance(value, str):
+        raise DecodeError(f"{type_name}: value must be a base64 string, not {type(value).__name__}")
+    return value
+
+
+def unb64(value: object, type_name: str, budget: Budget) -> bytes:
+    """Decode base64 text that is not compressed, within the budget."""
+    text = _require_text(value, type_name)
+    limit = budget.allowance()
+    if len(text) // 4 * 3 > limit:
+        raise DecodeError(
+            f"{type_name}: decoded value would exceed {limit} bytes (max_decompressed_bytes)"
+        )
+    data = _b64_slice(text, type_name)
+    budget.charge(len(data))
+    return data
+
+
+def inflate(value: object, type_name: str, budget: Budget) -> bytearray:
+    """Decode base64 text of zlib-compressed bytes, stopping at the budget."""
+    text = _require_text(value, type_name)
+    limit = budget.allowance()
+    inflater = zlib.decompressobj()
+    out = bytearray()
+
+    def too_large() -> DecodeError:
+        return DecodeError(
+            f"{type_name}: decompressed value exceeds {limit} bytes "
+            "(max_decompressed_bytes or max_total_decompressed_bytes)"
+        )
+
+    try:
+        for start in range(0, len(text), _B64_STEP):
+            packed = _b64_slice(text[start : start + _B64_STEP], type_name)
+            out += inflater.decompress(packed, limit - len(out) + 1)
+            while inflater.unconsumed_tail:
+                if len(out) > limit:
+                    raise too_large()
+                out += inflater.decompress(inflater.unconsumed_tail, limit - len(out) + 1)
+            if len(out) > limit:
+                raise too_large()
+    except zlib.error as exc:
+        raise DecodeError(f"{type_name}: value is not a valid zlib stream ({exc})") from None
+    if not inflater.eof:
+        raise DecodeError(f"{type_name}: zlib stream is truncated")
+    if inflater.unused_data:
+        raise DecodeError(f"{type_name}: bytes follow the end of the zlib stream")
+    budget.charge(len(out))
+    return out

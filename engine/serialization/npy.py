@@ -1,0 +1,117 @@
+"""NumPy arrays as ``.npy`` bytes, written with ``np.save``'s format and read without pickle.
+
+Reading parses the header with NumPy's own header reader (a literal parser, no eval), refuses
+every dtype that holds Python objects, checks that the data is exactly as long as the header
+says, and then views the bytes in place instead of copying them.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import struct
+from collections.abc import Iterator
+
+import numpy as np
+from numpy.lib import format as npy_format
+
+from engine.errors import DecodeError
+
+_MAGIC = b"\x93NUMPY"
+# NumPy's own default cap on the header (np.load's max_header_size).
+_MAX_HEADER = 10000
+
+
+class _ChunkSink:
+    """A write-only file object collecting what ``np.lib.format.write_array`` writes."""
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes | memoryview] = []
+
+    def write(self, data: bytes | memoryview) -> int:
+        self.chunks.append(data)
+        return len(data)
+
+
+def npy_chunks(array: np.ndarray) -> Iterator[bytes | memoryview | np.ndarray]:
+    """The bytes ``np.save(f, array, allow_pickle=False)`` would write, in pieces.
+
+    A C-contiguous array's data is yielded as a byte view of its memory, so nothing is copied.
+    """
+    if array.dtype.hasobject:
+        raise ValueError("object arrays cannot be written as .npy without pickle")
+    sink = _ChunkSink()
+    if array.flags.c_contiguous and array.dtype.itemsize and _write_header(sink, array):
+        yield from sink.chunks
+        yield array.reshape(-1).view(np.uint8)
+        return
+    sink.chunks.clear()
+    npy_format.write_array(sink, array, allow_pickle=False)
+    yield from sink.chunks
+
+
+def _write_header(sink: _ChunkSink, array: np.ndarray) -> bool:
+    """Write the header np.save would write (its oldest fitting version); False if none fits."""
+    fields = npy_format.header_data_from_array_1_0(array)
+    for writer in (npy_format.write_array_header_1_0, npy_format.write_array_header_2_0):
+        try:
+            writer(sink, fields)
+            return True
+        except ValueError:
+            sink.chunks.clear()
+    return False
+
+
+def read_npy(buffer: bytearray | bytes, type_name: str = "ndarray") -> np.ndarray:
+    """The array stored in ``buffer`` (``.npy`` bytes), viewing ``buffer`` without a copy."""
+
+    def bad(rule: str) -> DecodeError:
+        return DecodeError(f"{type_name}: {rule}")
+
+    if len(buffer) < 10 or bytes(buffer[:6]) != _MAGIC:
+        raise bad("value is not .npy data (bad magic)")
+    major = buffer[6]
+    if major == 1:
+        (header_len,) = struct.unpack_from("<H", buffer, 8)
+        start = 10
+    elif major == 2:
+        if len(buffer) < 12:
+            raise bad(".npy header is truncated")
+        (header_len,) = struct.unpack_from("<I", buffer, 8)
+        start = 12
+    else:
+        raise bad(f".npy format version {major} is not accepted (only 1.x and 2.x)")
+    if header_len > _MAX_HEADER:
+        raise bad(f".npy header longer than {_MAX_HEADER} bytes")
+    data_start = start + header_len
+    if len(buffer) < data_start:
+        raise bad(".npy header is truncated")
+    header = io.BytesIO(bytes(buffer[:data_start]))
+    try:
+        npy_format.read_magic(header)
+        if major == 1:
+            shape, fortran_order, dtype = npy_format.read_array_header_1_0(
+                header, max_header_size=_MAX_HEADER
+            )
+        else:
+            shape, fortran_order, dtype = npy_format.read_array_header_2_0(
+                header, max_header_size=_MAX_HEADER
+            )
+    except (ValueError, TypeError, SyntaxError) as exc:
+        raise bad(f".npy header is invalid ({exc})") from None
+    if dtype.hasobject:
+        raise bad("arrays of Python objects are refused (loading them needs pickle)")
+    count = math.prod(shape)
+    expected = count * dtype.itemsize
+    available = len(buffer) - data_start
+    if available != expected:
+        raise bad(
+            f".npy data holds {available} bytes but its header (shape {shape}, dtype {dtype}) "
+            f"says {expected}"
+        )
+    if dtype.itemsize == 0:
+        return np.zeros(shape, dtype=dtype)
+    flat = np.frombuffer(buffer, dtype=dtype, count=count, offset=data_start)
+    if fortran_order:
+        return flat.reshape(shape[::-1]).transpose()
+    return flat.reshape(shape)

@@ -1,0 +1,45 @@
+"""The store: programs, versions, jobs and interim messages in SQL (SQLite or PostgreSQL).
+
+    from engine.store import open_database
+
+    db = open_database(home=path)            # SQLite at <home>/engine.db, migrated
+    with db.write() as tx:                   # one transaction; rolled back on error
+        job = tx.jobs.claim_next("host-1", max_running_per_user=2)
+    with db.read() as tx:
+        messages = tx.jobs.messages(job.id)
+
+Queries return frozen records (:mod:`engine.store.records`), never live ORM objects.
+"""
+
+from engine.store.database import Database, Transaction, default_url, open_database
+from engine.store.jobs import CANCELLED_BY_USER, ENGINE_RESTARTED, JobRepository, new_job_id
+from engine.store.programs import ProgramRepository, new_program_id
+from engine.store.records import (
+    ACTIVE_STATUSES,
+    FINAL_STATUSES,
+    JobRecord,
+    JobStatus,
+    ProgramRecord,
+    ProgramVersionRecord,
+    Recovery,
+)
+
+__all__ = [
+    "ACTIVE_STATUSES",
+    "CANCELLED_BY_USER",
+    "ENGINE_RESTARTED",
+    "FINAL_STATUSES",
+    "Database",
+    "JobRecord",
+    "JobRepository",
+    "JobStatus",
+    "ProgramRecord",
+    "ProgramRepository",
+    "ProgramVersionRecord",
+    "Recovery",
+    "Transaction",
+    "default_url",
+    "new_job_id",
+    "new_program_id",
+    "open_database",
+]

@@ -1,0 +1,216 @@
+"""The store's tables as SQLAlchemy 2 declarative models.
+
+Five tables:
+
+``programs``
+    One row per program: its id (``<name>-<random suffix>``), current name, owner, visibility,
+    creation and update times and the number of its current version.
+``program_versions``
+    Every version of a program, kept when a newer one is added: the full validated metadata
+    (JSON text), the hash of its source files and its entry module. Deleted with its program.
+``program_files``
+    The source files of one version (a program may be a folder of several files).
+``jobs``
+    One row per run. ``program_id`` is a plain indexed string, not a foreign key, so a job
+    and its result outlive the program it ran. ``status`` is one of :class:`JobStatus`;
+    the ``(status, created_at)`` index serves the queue, ``(owner, created_at)`` the listings.
+``job_messages``
+    The interim messages of a job, numbered from 1 without gaps; deleted with the job.
+
+Times are timezone-aware UTC :class:`~datetime.datetime` objects on the Python side
+(:class:`UTCDateTime`). JSON columns are stored as text and decoded by the query modules,
+which hand callers plain records (:mod:`engine.store.records`), never these live objects.
+
+The migration ``migrations/versions/0001_initial.py`` creates exactly this schema; a test
+compares the two.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    false,
+    text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from engine.store.records import JobStatus
+
+# Stable constraint names, so later migrations can refer to them on every database.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# Column sizes: generous bounds that only keep a hostile value from bloating an index.
+ID_LENGTH = 128
+NAME_LENGTH = 200
+PATH_LENGTH = 500
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every database.
+
+    Values are converted to UTC on the way in; naive values are refused, because a naive time
+    in a shared store is ambiguous. SQLite keeps the value as fixed-width ISO text (which
+    sorts in time order); PostgreSQL as ``timestamp with time zone``.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: the store keeps timezone-aware UTC")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base carrying the naming convention."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Program(Base):
+    """A program; its content lives in :class:`ProgramVersion` rows."""
+
+    __tablename__ = "programs"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    owner: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    is_public: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    current_version: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (
+        Index("ix_programs_created_at", "created_at"),
+        Index("ix_programs_owner_created_at", "owner", "created_at"),
+    )
+
+
+class ProgramVersion(Base):
+    """One version of a program: metadata, source hash and entry module."""
+
+    __tablename__ = "program_versions"
+
+    program_id: Mapped[str] = mapped_column(
+        String(ID_LENGTH), ForeignKey("programs.id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # ``metadata`` is reserved by declarative classes; the column keeps the plain name.
+    metadata_json: Mapped[str] = mapped_column("metadata", Text)
+    source_hash: Mapped[str] = mapped_column(String(ID_LENGTH))
+    entry: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ProgramFile(Base):
+    """One source file of one program version."""
+
+    __tablename__ = "program_files"
+
+    program_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    path: Mapped[str] = mapped_column(String(PATH_LENGTH), primary_key=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["program_id", "version"],
+            ["program_versions.program_id", "program_versions.version"],
+            ondelete="CASCADE",
+        ),
+    )
+
+
+_STATUSES = ", ".join(f"'{status.value}'" for status in JobStatus)
+
+
+class Job(Base):
+    """One run of one program version, from queued to its single final state."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    program_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    program_version: Mapped[int] = mapped_column(Integer)
+    owner: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    backend: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    profile: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    inputs: Mapped[str] = mapped_column(Text)
+    options: Mapped[str] = mapped_column(Text, default="{}", server_default=text("'{}'"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    result: Mapped[str | None] = mapped_column(Text)
+    error_type: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    error_traceback: Mapped[str | None] = mapped_column(Text)
+    logs: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
+    metrics: Mapped[str] = mapped_column(Text, default="{}", server_default=text("'{}'"))
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    claimed_by: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    message_count: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+
+    __table_args__ = (
+        CheckConstraint(f"status IN ({_STATUSES})", name="status"),
+        Index("ix_jobs_status_created_at", "status", "created_at"),
+        Index("ix_jobs_owner_created_at", "owner", "created_at"),
+        Index("ix_jobs_program_id_created_at", "program_id", "created_at"),
+    )
+
+
+class JobMessage(Base):
+    """One interim message of a job, as the sandbox sent it (encoded JSON text)."""
+
+    __tablename__ = "job_messages"
+
+    job_id: Mapped[str] = mapped_column(
+        String(ID_LENGTH), ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    data: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+__all__ = [
+    "Base",
+    "Job",
+    "JobMessage",
+    "Program",
+    "ProgramFile",
+    "ProgramVersion",
+    "UTCDateTime",
+]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import io
 import json
 import re
 import threading
@@ -24,7 +23,7 @@ from typing import Any
 import psutil
 from pydantic import BaseModel, ByteSize, ConfigDict, Field, ValidationError, model_validator
 
-from engine.errors import BackendError, BackendRejected, PolicyError
+from engine.errors import BackendError, BackendRejected, DecodeError, PolicyError
 from engine.policies import load_policy
 from engine.protocol import BackendDescription
 from engine.serialization import RuntimeDecoder, RuntimeEncoder
@@ -211,7 +210,7 @@ class BackendRegistry:
     # --- admission and execution -----------------------------------------------------------
 
     def submit(
-        self, name: str, circuits_b64: str, options: dict[str, Any], usage: JobUsage
+        self, name: str, circuits_b64: list[str], options: dict[str, Any], usage: JobUsage
     ) -> Future[str]:
         """Admit one ``backend.run`` call and run it on the worker pool.
 
@@ -222,11 +221,17 @@ class BackendRegistry:
         return self._pool.submit(self._execute, name, circuits, run_options)
 
     def admit(
-        self, name: str, circuits_b64: str, options: dict[str, Any], usage: JobUsage
+        self, name: str, circuits_b64: list[str], options: dict[str, Any], usage: JobUsage
     ) -> tuple[list[Any], dict[str, Any]]:
         """Check one call against every limit; return the circuits and run options."""
         limits = self.policy.admission
-        if len(circuits_b64) > limits.max_circuit_bytes * 4 // 3 + 4:
+        if len(circuits_b64) > limits.max_circuits_per_call:
+            raise BackendRejected(
+                f"{len(circuits_b64)} circuits in one call exceed "
+                f"admission.max_circuits_per_call = {limits.max_circuits_per_call}",
+                "max_circuits_per_call",
+            )
+        if sum(len(c) for c in circuits_b64) > limits.max_circuit_bytes * 4 // 3 + 4:
             raise BackendRejected(
                 f"circuits payload larger than admission.max_circuit_bytes "
                 f"({int(limits.max_circuit_bytes)} bytes)",
@@ -240,13 +245,7 @@ class BackendRegistry:
             raise BackendRejected(
                 f"{shots} shots exceed admission.max_shots = {limits.max_shots}", "max_shots"
             )
-        circuits = _load_circuits(circuits_b64)
-        if len(circuits) > limits.max_circuits_per_call:
-            raise BackendRejected(
-                f"{len(circuits)} circuits in one call exceed admission.max_circuits_per_call = "
-                f"{limits.max_circuits_per_call}",
-                "max_circuits_per_call",
-            )
+        circuits = [_load_circuit(c) for c in circuits_b64]
         method = str(run_options.get("method") or self.method(name))
         max_qubits = limits.max_qubits.get(method, limits.max_qubits.get("automatic", 0))
         memory = 0
@@ -311,19 +310,18 @@ class BackendRegistry:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _load_circuits(circuits_b64: str) -> list[Any]:
-    from qiskit import qpy
+def _load_circuit(circuit_b64: str) -> Any:
+    """One circuit from hostile QPY: headers checked before Qiskit allocates anything."""
+    from engine.serialization import default_policy
+    from engine.serialization.circuits import read_circuit
 
     try:
-        raw = base64.b64decode(circuits_b64, validate=True)
-        circuits = qpy.load(io.BytesIO(raw))
-    except (binascii.Error, ValueError) as exc:
-        raise BackendRejected(f"circuits are not valid base64 QPY: {exc}", "qpy") from None
-    except Exception as exc:
-        raise BackendRejected(f"circuits are not valid QPY: {type(exc).__name__}", "qpy") from None
-    if not all(hasattr(c, "num_qubits") for c in circuits):
-        raise BackendRejected("the QPY payload must hold circuits only", "qpy")
-    return list(circuits)
+        raw = base64.b64decode(circuit_b64, validate=True)
+        return read_circuit(raw, default_policy(), "backend_run circuit")
+    except binascii.Error as exc:
+        raise BackendRejected(f"a circuit is not valid base64: {exc}", "qpy") from None
+    except DecodeError as exc:
+        raise BackendRejected(str(exc), "qpy") from None
 
 
 def _estimate_memory(method: str, num_qubits: int, shots: int, options: dict[str, Any]) -> int:

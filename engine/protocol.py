@@ -9,7 +9,7 @@ host -> sandbox:
     ``cancel``          stop now
 sandbox -> host:
     ``ready``           the runner is up and waits for ``start``
-    ``backend_run``     circuits as QPY (base64), run options, a request id
+    ``backend_run``     circuits (one QPY file each, base64), run options, a request id
     ``publish``         an encoded interim message (``final`` marks a published final result)
     ``result``          the encoded return value of ``main``
     ``error``           the exception that ended ``main``: type, message, traceback
@@ -118,7 +118,7 @@ class ReadyMessage(_Message):
 class BackendRunMessage(_Message):
     type: Literal["backend_run"] = "backend_run"
     request_id: _ID
-    circuits: str  # base64 of one QPY file holding every circuit of the call
+    circuits: Annotated[list[str], Field(max_length=10_000)]  # base64 QPY, one circuit each
     options: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -13,9 +13,12 @@ from engine.serialization import RuntimeDecoder
 
 
 def _qpy(*circuits):
-    buffer = io.BytesIO()
-    qpy.dump(list(circuits), buffer)
-    return base64.b64encode(buffer.getvalue()).decode()
+    payloads = []
+    for circuit in circuits:
+        buffer = io.BytesIO()
+        qpy.dump(circuit, buffer)
+        payloads.append(base64.b64encode(buffer.getvalue()).decode())
+    return payloads
 
 
 def _bell(n=2):
@@ -75,7 +78,11 @@ def test_an_admitted_call_runs(registry):
     [
         (lambda: [_bell(40)], {"shots": 10**9}, "max_shots"),
         (lambda: [_bell(40)], {"shots": 10}, "max_qubits.automatic"),
-        (lambda: [_bell(14)], {"shots": 10, "method": "density_matrix"}, "max_qubits.density_matrix"),
+        (
+            lambda: [_bell(14)],
+            {"shots": 10, "method": "density_matrix"},
+            "max_qubits.density_matrix",
+        ),
         (lambda: [_bell(2)] * 301, {"shots": 1}, "max_circuits_per_call"),
         (lambda: [_bell(2)], {"shots": 1, "executable": "/bin/sh"}, "allowed_run_options"),
         (lambda: [_bell(2)], {"shots": -1}, "shots"),
@@ -109,7 +116,23 @@ def test_per_job_limits_accumulate(registry):
 
 
 def test_garbage_circuits_are_refused(registry):
+    garbage = base64.b64encode(b"QISKIT garbage").decode()
     with pytest.raises(BackendRejected, match="QPY"):
-        registry.admit("aer_simulator", base64.b64encode(b"QISKIT garbage").decode(), {}, JobUsage())
+        registry.admit("aer_simulator", [garbage], {}, JobUsage())
     with pytest.raises(BackendRejected, match="base64"):
-        registry.admit("aer_simulator", "!!!", {}, JobUsage())
+        registry.admit("aer_simulator", ["!!!"], {}, JobUsage())
+
+
+def test_a_qpy_header_claiming_millions_of_qubits_is_refused_unread(registry):
+    (payload,) = _qpy(_bell(2))
+    raw = bytearray(base64.b64decode(payload))
+    # Overwrite the circuit header's qubit count the way a hostile sandbox would.
+    from engine.serialization import default_policy
+    from engine.serialization.circuits import check_qpy
+
+    check_qpy(raw, default_policy(), "probe")  # well-formed as written
+    index = raw.find((2).to_bytes(4, "big"), 12)
+    raw[index : index + 4] = (30_000_000).to_bytes(4, "big")
+    with pytest.raises(BackendRejected) as caught:
+        registry.admit("aer_simulator", [base64.b64encode(bytes(raw)).decode()], {}, JobUsage())
+    assert caught.value.limit == "qpy"

@@ -21,7 +21,7 @@ from engine.protocol import (
 def test_every_sandbox_message_round_trips():
     messages = [
         ReadyMessage(),
-        BackendRunMessage(request_id="r1", circuits="AAAA", options={"shots": 10}),
+        BackendRunMessage(request_id="r1", circuits=["AAAA"], options={"shots": 10}),
         PublishMessage(data='{"a": 1}', final=False),
         ResultMessage(data='"done"'),
         ErrorMessage(error_type="ValueError", message="bad", traceback="tb"),

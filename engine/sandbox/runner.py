@@ -213,16 +213,18 @@ class SandboxBackend(ProgramBackend):
     def run(self, circuits: Any, timeout: float | None = None, **run_config: Any) -> SandboxJob:
         if isinstance(circuits, QuantumCircuit):
             circuits = [circuits]
-        circuits = list(circuits)
-        buffer = io.BytesIO()
-        qpy.dump(circuits, buffer)
+        payloads = []
+        for circuit in circuits:
+            buffer = io.BytesIO()
+            qpy.dump(circuit, buffer)
+            payloads.append(base64.b64encode(buffer.getvalue()).decode("ascii"))
         options = {k: v for k, v in self.options.__dict__.items() if v is not None}
         options.update(run_config)
         request_id = f"r{next(self._ids)}"
         pending = self._channel.request(
             BackendRunMessage(
                 request_id=request_id,
-                circuits=base64.b64encode(buffer.getvalue()).decode("ascii"),
+                circuits=payloads,
                 options=json.loads(json.dumps(options, cls=RuntimeEncoder)),
             )
         )

@@ -61,11 +61,9 @@ def run(
         raise typer.Exit(1)
 
     from engine.sandbox import run_program
-    from engine.serialization import RuntimeEncoder
-
     def show(message: Any) -> None:
         if not as_json:
-            console.print_json(json.dumps(message, cls=RuntimeEncoder), indent=None)
+            console.print_json(message.data, indent=None)
 
     try:
         outcome = run_program(

@@ -54,6 +54,7 @@ __all__ = [
     "ProgramSource",
     "check_program_source",
     "load_program",
+    "program_from_files",
     "program_from_source",
     "program_policy",
 ]
@@ -334,6 +335,23 @@ def program_from_source(
     data = source.encode("utf-8") if isinstance(source, str) else bytes(source)
     check_program_source(data, filename, policy=policy)
     return _source(entry, {filename: data}, metadata)
+
+
+def program_from_files(
+    entry: str,
+    files: Mapping[str, bytes],
+    metadata: ProgramMetadata | None = None,
+    *,
+    policy: ProgramPolicy | None = None,
+) -> ProgramSource:
+    """A program from files already loaded (for example from the store), checked again."""
+    policy = policy or program_policy()
+    filename = f"{entry}.py"
+    _check_module_name(entry, filename, policy)
+    if filename not in files:
+        raise ProgramError(f"the entry module {filename} is not among the program's files", entry)
+    check_program_source(files[filename], filename, policy=policy)
+    return _source(entry, dict(files), metadata)
 
 
 def _load_single_file(

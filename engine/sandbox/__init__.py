@@ -14,6 +14,7 @@ _EXPORTS = {
     "run_program": "engine.sandbox.execution",
     "Outcome": "engine.sandbox.execution",
     "ErrorInfo": "engine.sandbox.execution",
+    "InterimMessage": "engine.sandbox.execution",
     "SandboxPolicy": "engine.sandbox.policy",
     "ResourceProfile": "engine.sandbox.policy",
     "load_sandbox_policy": "engine.sandbox.policy",

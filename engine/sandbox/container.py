@@ -14,7 +14,6 @@ its own (Docker's kill waits for the output copy to drain, which waits for our r
 from __future__ import annotations
 
 import contextlib
-import os
 import select
 import socket
 import threading
@@ -28,12 +27,12 @@ import docker.errors
 from docker.types import LogConfig, Ulimit
 
 from engine.errors import SandboxError
+from engine.process_identity import is_alive, this_process
 from engine.sandbox.policy import ResourceProfile
 
 LABEL_ENGINE = "org.program-engine.sandbox"
 LABEL_JOB = "org.program-engine.job"
-LABEL_HOST_PID = "org.program-engine.host-pid"
-LABEL_HOST = "org.program-engine.host"
+LABEL_OWNER = "org.program-engine.owner"  # the process identity of the creator
 SANDBOX_USER = "10001:10001"
 
 STDOUT = 1
@@ -76,8 +75,7 @@ class SandboxContainer:
         labels = {
             LABEL_ENGINE: "1",
             LABEL_JOB: self.spec.job_id,
-            LABEL_HOST: socket.gethostname(),
-            LABEL_HOST_PID: str(os.getpid()),
+            LABEL_OWNER: this_process(),
             **self.spec.labels,
         }
         try:
@@ -245,17 +243,16 @@ def reap_orphans(client: docker.DockerClient, is_live: Any = None) -> list[str]:
     """Remove engine containers whose owner is gone; return the removed job ids.
 
     A container is an orphan when ``is_live(job_id)`` says False or, without ``is_live``, when
-    the host process that created it (on this host) no longer exists.
+    the process that created it ran on this host and no longer exists.
     """
     removed = []
-    host = socket.gethostname()
     for info in client.api.containers(all=True, filters={"label": LABEL_ENGINE}):
         labels = info.get("Labels") or {}
         job_id = labels.get(LABEL_JOB, "")
         if is_live is not None:
             orphan = not is_live(job_id)
         else:
-            orphan = labels.get(LABEL_HOST) == host and not _pid_alive(labels.get(LABEL_HOST_PID))
+            orphan = not is_alive(labels.get(LABEL_OWNER))
         if orphan:
             try:
                 client.api.remove_container(info["Id"], force=True)
@@ -263,13 +260,3 @@ def reap_orphans(client: docker.DockerClient, is_live: Any = None) -> list[str]:
             except docker.errors.NotFound:
                 pass
     return removed
-
-
-def _pid_alive(pid: str | None) -> bool:
-    try:
-        os.kill(int(pid or ""), 0)
-    except ProcessLookupError:
-        return False
-    except (ValueError, PermissionError):
-        return True
-    return True

@@ -85,6 +85,15 @@ class ErrorInfo:
     traceback: str | None = None
 
 
+@dataclass(frozen=True)
+class InterimMessage:
+    """One interim result as it arrived: its number, its decoded value and its wire form."""
+
+    seq: int
+    value: Any
+    data: str
+
+
 @dataclass
 class Outcome:
     """How one run ended, with everything it produced."""
@@ -120,7 +129,7 @@ def run_program(
     metadata: Any = None,
     profile: str | ResourceProfile | None = None,
     max_execution_time: float | None = None,
-    on_interim: Callable[[Any], None] | None = None,
+    on_interim: Callable[[InterimMessage], None] | None = None,
     cancel: threading.Event | None = None,
     job_id: str | None = None,
     client: Any = None,
@@ -130,7 +139,8 @@ def run_program(
     """Run ``program`` in a fresh sandbox container and return its :class:`Outcome`.
 
     ``program`` is a path (a ``.py`` file or a program folder), source text, or a loaded
-    ``ProgramSource``. ``inputs`` are the keyword arguments of ``main``; they are validated
+    ``ProgramSource``. ``on_interim`` gets each :class:`InterimMessage` as it arrives, on the
+    thread that relays the run. ``inputs`` are the keyword arguments of ``main``; they are validated
     against ``spec.parameters`` when there is metadata. Bad arguments raise (and leave no
     container behind) before the program runs; everything that happens once it runs ends in
     the returned Outcome.
@@ -190,7 +200,7 @@ class _Run:
 
     def __init__(self, *, client: Any, registry: Any, policy: SandboxPolicy,
                  spec: ContainerSpec,
-                 on_interim: Callable[[Any], None] | None, cancel: threading.Event,
+                 on_interim: Callable[[InterimMessage], None] | None, cancel: threading.Event,
                  max_execution_time: float) -> None:
         from engine.backends import JobUsage
 
@@ -349,7 +359,7 @@ class _Run:
         self.interim_data.append(message.data)
         if self.on_interim is not None:
             try:
-                self.on_interim(value)
+                self.on_interim(InterimMessage(len(self.interim), value, message.data))
             except Exception:
                 log.exception("on_interim callback failed")
 

@@ -19,6 +19,10 @@ _EXPORTS = {
     "CollectingMessenger": "engine.program",
     "RuntimeEncoder": "engine.serialization",
     "RuntimeDecoder": "engine.serialization",
+    "RuntimeService": "engine.service",
+    "QiskitRuntimeService": "engine.service",
+    "RuntimeJob": "engine.jobs",
+    "RuntimeProgram": "engine.programs",
     "ProgramMetadata": "engine.metadata",
     "validate_inputs": "engine.metadata",
     "EngineError": "engine.errors",
@@ -30,6 +34,12 @@ _EXPORTS = {
     "EncodeError": "engine.errors",
     "SandboxUnavailable": "engine.errors",
     "BackendRejected": "engine.errors",
+    "ProgramNotFound": "engine.errors",
+    "JobNotFound": "engine.errors",
+    "PermissionDenied": "engine.errors",
+    "RuntimeJobFailure": "engine.errors",
+    "RuntimeJobCancelled": "engine.errors",
+    "RuntimeJobTimeout": "engine.errors",
 }
 
 __all__ = sorted(_EXPORTS)

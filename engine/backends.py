@@ -24,6 +24,7 @@ import psutil
 from pydantic import BaseModel, ByteSize, ConfigDict, Field, ValidationError, model_validator
 
 from engine.errors import BackendError, BackendRejected, DecodeError, PolicyError
+from engine.metadata import BackendRequirements
 from engine.policies import load_policy
 from engine.protocol import BackendDescription
 from engine.serialization import RuntimeDecoder, RuntimeEncoder
@@ -180,23 +181,18 @@ class BackendRegistry:
             max_circuits=getattr(backend, "max_circuits", None),
         )
 
-    def check_requirements(self, name: str | None, requirements: dict[str, Any]) -> None:
-        """Raise :class:`BackendError` if the backend does not meet a program's
-        ``spec.backend_requirements`` (``min_num_qubits``; ``simulator``)."""
+    def check_requirements(self, name: str | None, requirements: BackendRequirements) -> None:
+        """Raise :class:`BackendError` naming every ``spec.backend_requirements`` entry the
+        backend does not meet."""
         canonical = self.resolve(name)
-        num_qubits = self.num_qubits(canonical)
-        minimum = requirements.get("min_num_qubits")
-        if isinstance(minimum, int) and num_qubits < minimum:
+        unmet = requirements.unmet(
+            name=name or canonical,
+            num_qubits=self.num_qubits(canonical),
+            basis_gates=tuple(self.get(canonical).target.operation_names),
+        )
+        if unmet:
             raise BackendError(
-                f"backend {name or canonical!r} has {num_qubits} qubits; the program requires "
-                f"spec.backend_requirements.min_num_qubits = {minimum}"
-            )
-        wants_sim = requirements.get("simulator")
-        is_sim = not _GENERIC_NAME.match(canonical)
-        if isinstance(wants_sim, bool) and wants_sim != is_sim:
-            raise BackendError(
-                f"backend {name or canonical!r} does not meet "
-                f"spec.backend_requirements.simulator = {str(wants_sim).lower()}"
+                "backend does not meet spec.backend_requirements: " + "; ".join(unmet)
             )
 
     def num_qubits(self, name: str | None) -> int:

@@ -156,3 +156,7 @@ class RuntimeJobCancelled(EngineError):
 
 class RuntimeJobTimeout(EngineError, TimeoutError):
     """Waiting for a job's final state took longer than the caller allowed."""
+
+
+class QuotaExceeded(EngineError):
+    """A per-user limit (queued jobs, request rate) would be exceeded; try again later."""

@@ -9,6 +9,7 @@ from qiskit import QuantumCircuit, qpy
 
 from engine.backends import BackendRegistry, JobUsage, load_backend_policy
 from engine.errors import BackendError, BackendRejected
+from engine.metadata import BackendRequirements
 from engine.serialization import RuntimeDecoder
 
 
@@ -57,9 +58,13 @@ def test_description_carries_the_target(registry):
 
 
 def test_requirements(registry):
-    registry.check_requirements("fake_5q", {"min_num_qubits": 5})
-    with pytest.raises(BackendError, match="min_num_qubits = 6"):
-        registry.check_requirements("fake_5q", {"min_num_qubits": 6})
+    registry.check_requirements("fake_5q", BackendRequirements(min_num_qubits=5))
+    with pytest.raises(BackendError, match="at least 6 qubits"):
+        registry.check_requirements("fake_5q", BackendRequirements(min_num_qubits=6))
+    with pytest.raises(BackendError, match="runs only on"):
+        registry.check_requirements(
+            "aer_simulator", BackendRequirements(backend_names=["fake_5q"])
+        )
 
 
 def test_an_admitted_call_runs(registry):

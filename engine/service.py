@@ -1,0 +1,517 @@
+"""``RuntimeService``: programs, versions and jobs, embedded in another system.
+
+    from engine import RuntimeService
+
+    service = RuntimeService(user="alice")
+    program_id = service.upload_program("program_source/hello_world")
+    job = service.run(program_id, {"iterations": 2})
+    print(job.result())
+
+Its interface follows the original Qiskit Runtime client (``QiskitRuntimeService`` is an
+alias). Every check happens before anything is stored: metadata and inputs are validated,
+uploads are scanned (a rejection raises :class:`ProgramRejected` with the full report), the
+backend must exist and meet the program's requirements. Programs are private to their owner
+unless made public; another user's private program or job looks exactly like a missing one.
+
+Every service object of a process that opens the same store shares one :class:`_Core`: the
+database, the change notifications and the executor that runs queued jobs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from engine.errors import (
+    EngineError,
+    InputValidationError,
+    JobNotFound,
+    MetadataError,
+    PermissionDenied,
+    PolicyError,
+    ProgramNotFound,
+    ProgramRejected,
+    QuotaExceeded,
+    SandboxUnavailable,
+)
+from engine.events import JobEvents
+from engine.jobs import RuntimeJob
+from engine.policies import load_policy
+from engine.process_identity import is_alive, is_local
+from engine.program import ResultDecoder
+from engine.programs import RuntimeProgram
+from engine.settings import Settings, get_settings
+from engine.store import Database, JobRecord, JobStatus, ProgramRecord, open_database
+
+log = logging.getLogger(__name__)
+
+RUN_OPTIONS = ("backend", "backend_name", "profile", "log_level")
+
+
+class ServicePolicy(BaseModel):
+    """``policies/service.yaml``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_concurrent_jobs: int = Field(ge=1, le=1024)
+    max_running_per_user: int | None = Field(default=None, ge=1)
+    max_queued_per_user: int = Field(ge=1)
+    poll_seconds: float = Field(gt=0, le=60)
+    heartbeat_seconds: float = Field(gt=0)
+    shutdown_grace_seconds: float = Field(ge=0)
+
+
+def load_service_policy() -> ServicePolicy:
+    try:
+        return ServicePolicy.model_validate(load_policy("service"))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(p) for p in first["loc"])
+        raise PolicyError(f"policies/service.yaml: {key}: {first['msg']}") from None
+
+
+class _Core:
+    """What every service object on one store shares within a process."""
+
+    def __init__(self, database: Database, policy: ServicePolicy, max_concurrent_jobs: int,
+                 executor: str | None) -> None:
+        from engine.backends import BackendRegistry
+
+        self.database = database
+        self.policy = policy
+        self.events = JobEvents()
+        self.registry = BackendRegistry()
+        self.users = 0
+        self.executor: Any = None
+        self._recover()
+        if executor is not None:
+            self.executor = _make_executor(executor, self, max_concurrent_jobs)
+            self.executor.start()
+
+    def _recover(self) -> None:
+        """End jobs whose engine process died on this host, and reap their containers."""
+        with self.database.write() as tx:
+            running = tx.jobs.list(status=JobStatus.RUNNING, limit=None)
+            dead = {
+                job.claimed_by for job in running
+                if is_local(job.claimed_by) and not is_alive(job.claimed_by)
+            }
+            for claimer in sorted(dead):
+                recovered = tx.jobs.recover_after_restart(claimed_by=claimer)
+                log.warning("jobs %s ended: their engine process died", recovered.failed)
+        try:
+            from engine.sandbox.container import reap_orphans
+            from engine.sandbox.docker_client import shared_client
+
+            reap_orphans(shared_client())
+        except SandboxUnavailable as exc:
+            log.warning("orphaned sandboxes not reaped: %s", exc)
+
+    def close(self) -> None:
+        if self.executor is not None:
+            self.executor.shutdown(self.policy.shutdown_grace_seconds)
+        self.registry.close()
+        self.database.close()
+
+
+def _make_executor(kind: str, core: _Core, max_concurrent_jobs: int) -> Any:
+    if kind != "local":
+        raise EngineError(f"unknown executor {kind!r}; known: local")
+    from engine.executors.local import LocalExecutor
+
+    return LocalExecutor(
+        core.database,
+        core.events,
+        max_concurrent_jobs=max_concurrent_jobs,
+        max_running_per_user=core.policy.max_running_per_user,
+        poll_seconds=core.policy.poll_seconds,
+        heartbeat_seconds=core.policy.heartbeat_seconds,
+        registry=core.registry,
+    )
+
+
+_cores: dict[str, _Core] = {}
+_cores_lock = threading.Lock()
+
+
+class RuntimeService:
+    """Upload programs, run them as jobs, and read their results.
+
+    ``home`` (default ``$ENGINE_HOME``, else ``~/.local/share/program-engine``) holds the
+    SQLite store unless ``database_url`` names another database. ``user`` is who acts;
+    ``is_admin`` lets them see and change everything. ``policy`` is the scan policy for
+    uploads (a :class:`~engine.scan.ScanPolicy` or a path; default ``policies/scan.yaml``).
+    ``executor="local"`` runs queued jobs in this process, at most ``max_concurrent_jobs``
+    at once; ``executor=None`` only queues them, for an executor elsewhere (a daemon) to run.
+    """
+
+    def __init__(
+        self,
+        home: str | os.PathLike[str] | None = None,
+        user: str = "local",
+        database_url: str | None = None,
+        policy: Any = None,
+        max_concurrent_jobs: int | None = None,
+        *,
+        is_admin: bool = False,
+        executor: str | None = "local",
+        settings: Settings | None = None,
+    ) -> None:
+        if not isinstance(user, str) or not user.strip():
+            raise ValueError("user must be a non-empty string")
+        settings = settings or get_settings()
+        self.user = user
+        self.is_admin = is_admin
+        self._home = Path(home) if home is not None else settings.home
+        self._scan_policy = _scan_policy(policy)
+        self._service_policy = load_service_policy()
+        database = open_database(database_url, home=self._home, settings=settings)
+        key = str(database.url)
+        with _cores_lock:
+            core = _cores.get(key)
+            if core is None:
+                core = _Core(database, self._service_policy,
+                             max_concurrent_jobs or self._service_policy.max_concurrent_jobs,
+                             executor)
+                _cores[key] = core
+            else:
+                database.close()
+            core.users += 1
+        self._core = core
+        self._key = key
+        self._closed = False
+
+    @property
+    def _db(self) -> Database:
+        return self._core.database
+
+    def close(self) -> None:
+        """Release the store; the last service object on it stops its executor."""
+        if self._closed:
+            return
+        self._closed = True
+        with _cores_lock:
+            self._core.users -= 1
+            if self._core.users > 0:
+                return
+            _cores.pop(self._key, None)
+        self._core.close()
+
+    def __enter__(self) -> RuntimeService:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # --- programs ----------------------------------------------------------------------------
+
+    def upload_program(self, data: Any, metadata: Any = None) -> str:
+        """Upload a program; return its id, ``<name>-<random suffix>``.
+
+        ``data`` is a path to a ``.py`` file or a program folder, or the source text.
+        ``metadata`` is a dict, a JSON string or a path (default: ``NAME.json`` beside the
+        program). The program is scanned (a rejection raises :class:`ProgramRejected` and
+        stores nothing) and its sandbox image is built.
+        """
+        source = _load_upload(data, metadata)
+        self._review(source)
+        _build_image(source)
+        with self._db.write() as tx:
+            record = tx.programs.create(
+                name=source.metadata.name,
+                owner=self.user,
+                metadata=source.metadata.to_dict(),
+                source_hash=source.source_hash,
+                entry=source.entry,
+                files=dict(source.files),
+                is_public=bool(source.metadata.is_public),
+            )
+        return record.id
+
+    def update_program(
+        self,
+        program_id: str,
+        data: Any = None,
+        metadata: Any = None,
+        name: str | None = None,
+        description: str | None = None,
+        max_execution_time: float | None = None,
+        spec: dict[str, Any] | None = None,
+    ) -> None:
+        """Record a new version of a program, keeping its id and its old versions."""
+        from engine.metadata import load_metadata
+        from engine.program.loader import program_from_files
+
+        with self._db.read() as tx:
+            current = self._owned_program(tx, program_id, with_files=True)
+        merged = dict(current.version.metadata)
+        if metadata is not None:
+            merged = load_metadata(metadata).to_dict()
+        for key, value in (("name", name), ("description", description),
+                           ("max_execution_time", max_execution_time), ("spec", spec)):
+            if value is not None:
+                merged[key] = value
+        new_metadata = load_metadata(merged)
+        if data is not None:
+            source = _load_upload(data, new_metadata)
+            self._review(source)
+        else:
+            source = program_from_files(current.version.entry, current.version.files or {},
+                                        new_metadata)
+        _build_image(source)
+        with self._db.write() as tx:
+            updated = tx.programs.add_version(
+                program_id,
+                metadata=new_metadata.to_dict(),
+                source_hash=source.source_hash,
+                entry=source.entry,
+                files=dict(source.files),
+                name=new_metadata.name,
+            )
+        if updated is None:
+            raise ProgramNotFound(f"program {program_id!r} not found")
+
+    def programs(self, limit: int | None = 20, skip: int = 0) -> list[RuntimeProgram]:
+        """The programs this user may see (their own and the public ones), newest first."""
+        with self._db.read() as tx:
+            records = tx.programs.list_visible(
+                self.user, is_admin=self.is_admin, limit=limit, skip=skip
+            )
+        return [RuntimeProgram.from_record(record) for record in records]
+
+    def program(self, program_id: str) -> RuntimeProgram:
+        """One program; :class:`ProgramNotFound` if it is missing or not visible."""
+        with self._db.read() as tx:
+            return RuntimeProgram.from_record(self._visible_program(tx, program_id))
+
+    def set_program_visibility(self, program_id: str, public: bool) -> None:
+        """Make a program public (everyone can see and run it) or private."""
+        with self._db.write() as tx:
+            self._owned_program(tx, program_id)
+            tx.programs.set_visibility(program_id, bool(public))
+
+    def delete_program(self, program_id: str) -> None:
+        """Delete a program and its versions; its past jobs and their results remain.
+
+        Its queued jobs are cancelled, since their source goes with it.
+        """
+        with self._db.write() as tx:
+            self._owned_program(tx, program_id)
+            queued = tx.jobs.list(program_id=program_id, status=JobStatus.QUEUED, limit=None)
+            for job in queued:
+                tx.jobs.request_cancel(job.id)
+            tx.programs.delete(program_id)
+        for job in queued:
+            self._core.events.notify(job.id)
+
+    # --- jobs --------------------------------------------------------------------------------
+
+    def run(
+        self,
+        program_id: str,
+        inputs: Mapping[str, Any] | None = None,
+        options: Mapping[str, Any] | None = None,
+        callback: Callable[[str, Any], None] | None = None,
+        result_decoder: type[ResultDecoder] | None = None,
+    ) -> RuntimeJob:
+        """Queue a job of ``program_id`` with ``inputs``; return its :class:`RuntimeJob`.
+
+        ``options`` may name the ``backend`` (default: the policy's default backend) and a
+        resource ``profile``. Inputs are validated against ``spec.parameters`` and the backend
+        against ``spec.backend_requirements`` before anything is stored. ``callback(job_id,
+        message)`` gets every interim result.
+        """
+        from engine.metadata import load_metadata, validate_inputs
+        from engine.serialization import RuntimeDecoder, RuntimeEncoder
+
+        options = dict(options or {})
+        unknown = sorted(set(options) - set(RUN_OPTIONS))
+        if unknown:
+            raise InputValidationError(
+                [(f"options.{key}", f"unknown option (known: {', '.join(RUN_OPTIONS)})")
+                 for key in unknown],
+                what="options",
+            )
+        with self._db.read() as tx:
+            program = self._visible_program(tx, program_id)
+            queued = tx.jobs.count(owner=self.user, status=JobStatus.QUEUED)
+        metadata = load_metadata(program.version.metadata)
+        backend = options.get("backend") or options.get("backend_name")
+        backend = backend or self._core.registry.policy.default_backend
+        self._core.registry.check_requirements(backend, metadata.spec.backend_requirements)
+        profile = options.get("profile")
+        if profile is not None:
+            from engine.sandbox.policy import load_sandbox_policy
+
+            load_sandbox_policy().profile(profile)
+        encoded = json.dumps(dict(inputs or {}), cls=RuntimeEncoder)
+        validate_inputs(metadata, json.loads(encoded, cls=RuntimeDecoder))
+        if queued >= self._service_policy.max_queued_per_user:
+            raise QuotaExceeded(
+                f"user {self.user!r} already has {queued} queued jobs "
+                f"(max_queued_per_user = {self._service_policy.max_queued_per_user})"
+            )
+        with self._db.write() as tx:
+            record = tx.jobs.create(
+                program_id=program.id,
+                program_version=program.current_version,
+                owner=self.user,
+                backend=backend,
+                inputs=encoded,
+                options={k: v for k, v in options.items() if isinstance(v, (str, int, float))},
+                profile=profile,
+            )
+        if self._core.executor is not None:
+            self._core.executor.wake()
+        job = RuntimeJob(self, record, result_decoder)
+        if callback is not None:
+            job.stream_results(callback)
+        return job
+
+    def job(self, job_id: str) -> RuntimeJob:
+        """One job; :class:`JobNotFound` if it is missing or another user's."""
+        return RuntimeJob(self, self.job_record(job_id))
+
+    def jobs(
+        self,
+        program_id: str | None = None,
+        status: str | JobStatus | None = None,
+        limit: int | None = 10,
+        skip: int = 0,
+        created_after: datetime | None = None,
+    ) -> list[RuntimeJob]:
+        """This user's jobs (every job for an admin), newest first, filtered."""
+        if isinstance(status, str):
+            status = JobStatus(status.upper())
+        with self._db.read() as tx:
+            records = tx.jobs.list(
+                owner=None if self.is_admin else self.user,
+                program_id=program_id,
+                status=status,
+                created_after=created_after,
+                limit=limit,
+                skip=skip,
+            )
+        return [RuntimeJob(self, record) for record in records]
+
+    def delete_job(self, job_id: str) -> None:
+        """Delete a job and its results; a running job is cancelled first."""
+        record = self.job_record(job_id)
+        self._require_owner(record.owner, f"job {job_id!r}")
+        if not record.is_final:
+            self.cancel_job(job_id)
+        with self._db.write() as tx:
+            tx.jobs.delete(job_id)
+        self._core.events.notify(job_id)
+
+    def backends(self) -> list[str]:
+        """The names of the configured backends (``fake_<N>q`` devices are also accepted)."""
+        return self._core.registry.names()
+
+    # --- the JobSource interface (used by RuntimeJob) ----------------------------------------
+
+    def job_record(self, job_id: str) -> JobRecord:
+        with self._db.read() as tx:
+            record = tx.jobs.get(job_id)
+        if record is None or not (self.is_admin or record.owner == self.user):
+            raise JobNotFound(f"job {job_id!r} not found")
+        return record
+
+    def job_messages(self, job_id: str, after_seq: int = 0) -> list[tuple[int, str]]:
+        with self._db.read() as tx:
+            return tx.jobs.messages(job_id, after_seq=after_seq)
+
+    def cancel_job(self, job_id: str) -> None:
+        record = self.job_record(job_id)
+        self._require_owner(record.owner, f"job {job_id!r}")
+        with self._db.write() as tx:
+            tx.jobs.request_cancel(job_id)
+        if self._core.executor is not None:
+            self._core.executor.cancel(job_id)
+        self._core.events.notify(job_id)
+
+    def wait_for_job_change(self, job_id: str, timeout: float) -> None:
+        events = self._core.events
+        events.wait(job_id, events.version(job_id), timeout)
+
+    # --- checks ------------------------------------------------------------------------------
+
+    def _visible_program(self, tx: Any, program_id: str, *, with_files: bool = False
+                         ) -> ProgramRecord:
+        record = tx.programs.get(program_id, with_files=with_files)
+        if record is None or not (
+            record.is_public or self.is_admin or record.owner == self.user
+        ):
+            raise ProgramNotFound(f"program {program_id!r} not found")
+        return record
+
+    def _owned_program(self, tx: Any, program_id: str, *, with_files: bool = False
+                       ) -> ProgramRecord:
+        record = self._visible_program(tx, program_id, with_files=with_files)
+        self._require_owner(record.owner, f"program {program_id!r}")
+        return record
+
+    def _require_owner(self, owner: str, what: str) -> None:
+        if not (self.is_admin or owner == self.user):
+            raise PermissionDenied(f"{what} belongs to another user; only its owner may change it")
+
+    def _review(self, source: Any) -> None:
+        from engine.scan import scan_files
+
+        report = scan_files(
+            {name: data for name, data in source.files.items() if name.endswith(".py")},
+            policy=self._scan_policy,
+        )
+        if not report.accepted:
+            raise ProgramRejected(report)
+
+
+QiskitRuntimeService = RuntimeService
+
+
+def _load_upload(data: Any, metadata: Any) -> Any:
+    from engine.metadata import ProgramMetadata, load_metadata
+    from engine.program.loader import load_program, program_from_files, program_from_source
+
+    meta = metadata if isinstance(metadata, ProgramMetadata) or metadata is None \
+        else load_metadata(metadata)
+    if isinstance(data, os.PathLike) or (
+        isinstance(data, str) and "\n" not in data and len(data) < 4096 and Path(data).exists()
+    ):
+        source = load_program(data)
+        if meta is not None:
+            source = program_from_files(source.entry, source.files, meta)
+    elif isinstance(data, (str, bytes)):
+        source = program_from_source(data, metadata=meta)
+    else:
+        raise EngineError(
+            f"data must be a path or the program's source text, not {type(data).__name__}"
+        )
+    if source.metadata is None:
+        raise MetadataError(
+            "metadata is required: give name, description and max_execution_time "
+            "(as a dict, a JSON string, or a NAME.json beside the program)"
+        )
+    return source
+
+
+def _build_image(source: Any) -> None:
+    from engine.sandbox.images import ensure_program_image
+
+    ensure_program_image(source.files)
+
+
+def _scan_policy(policy: Any) -> Any:
+    from engine.scan import ScanPolicy, load_scan_policy
+
+    if policy is None or isinstance(policy, ScanPolicy):
+        return policy
+    return load_scan_policy(policy)

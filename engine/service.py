@@ -193,6 +193,21 @@ class RuntimeService:
     def _db(self) -> Database:
         return self._core.database
 
+    def as_user(self, user: str, *, is_admin: bool = False) -> RuntimeService:
+        """A view of the same store acting as ``user`` (what the daemon uses per request).
+
+        The view shares this object's store and executor; closing it does nothing, and it
+        must not outlive this object.
+        """
+        if not isinstance(user, str) or not user.strip():
+            raise ValueError("user must be a non-empty string")
+        view = object.__new__(RuntimeService)
+        view.__dict__.update(self.__dict__)
+        view.user = user
+        view.is_admin = is_admin
+        view._closed = True  # holds no reference of its own on the store
+        return view
+
     def close(self) -> None:
         """Release the store; the last service object on it stops its executor."""
         if self._closed:

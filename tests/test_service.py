@@ -312,3 +312,14 @@ def test_the_familiar_name_and_printing(service):
     job = service.run(program_id, {"iterations": 1})
     job.wait_for_final_state(timeout=120)
     assert job.job_id() in job._repr_html_()
+
+
+def test_views_for_other_users_share_the_store(service):
+    program_id = service.upload_program(SLEEPER, SLEEPER_METADATA)
+    bob = service.as_user("bob")
+    with pytest.raises(ProgramNotFound):
+        bob.program(program_id)
+    root = service.as_user("root", is_admin=True)
+    assert root.program(program_id).owner == "alice"
+    bob.close()  # a view's close leaves the store open
+    assert service.program(program_id).program_id == program_id

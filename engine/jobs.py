@@ -119,12 +119,15 @@ class RuntimeJob:
     def result(
         self, timeout: float | None = None, decoder: type[ResultDecoder] | None = None
     ) -> Any:
-        """The program's return value, decoded; waits for the job to end.
+        """The program's return value, decoded; waits for the job to end, and for a
+        :meth:`stream_results` callback to have seen every interim result.
 
         Raises :class:`RuntimeJobFailure` (with ``reason`` and the program's error) for ERROR,
         :class:`RuntimeJobCancelled` for CANCELLED, :class:`RuntimeJobTimeout` on timeout.
         """
         self.wait_for_final_state(timeout)
+        if self._streaming is not None and self._streaming is not threading.current_thread():
+            self._streaming.join(timeout=10)  # every interim result reaches the callback first
         record = self._record
         if record.status is JobStatus.ERROR:
             raise RuntimeJobFailure(

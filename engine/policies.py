@@ -20,12 +20,13 @@ POLICY_DIR_ENV = "ENGINE_POLICY_DIR"
 MAX_POLICY_BYTES = 1_000_000
 
 
+_PROJECT_POLICY_DIR = Path(__file__).resolve().parent.parent / "policies"
+
+
 def policy_dir() -> Path:
     """The folder holding the policy files: ``$ENGINE_POLICY_DIR`` or the project's own."""
     configured = os.environ.get(POLICY_DIR_ENV)
-    if configured:
-        return Path(configured)
-    return Path(__file__).resolve().parent.parent / "policies"
+    return Path(configured) if configured else _PROJECT_POLICY_DIR
 
 
 def read_policy_file(path: str | os.PathLike[str]) -> dict[str, Any]:

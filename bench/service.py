@@ -1,0 +1,130 @@
+"""Benchmark of the embedded RuntimeService (not a test).
+
+Reports, in one run on this machine:
+
+- the service's overhead per job over a bare ``run_program`` of the same program (target under
+  50 ms): median of N runs each, the image already built;
+- storing 1,000 interim messages as a program publishes them, and replaying them after the job
+  (replay target under 100 ms);
+- listing 10,000 programs (target under 200 ms).
+
+Run: ``.venv/bin/python bench/service.py [--runs N]``. Needs Docker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+TRIVIAL = "def main(backend, user_messenger, **kwargs):\n    return 'ok'\n"
+CHATTY = (
+    "def main(backend, user_messenger, **kwargs):\n"
+    "    for i in range(kwargs.get('count', 1000)):\n"
+    "        user_messenger.publish({'i': i, 'payload': 'x' * 32})\n"
+    "    return 'done'\n"
+)
+METADATA = {"name": "bench", "description": "Benchmark program.", "max_execution_time": 300}
+
+
+def _median_seconds(function, runs: int) -> float:
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        function()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args()
+
+    from engine import RuntimeService
+    from engine.metadata import load_metadata
+    from engine.program.loader import program_from_source
+    from engine.sandbox import run_program
+
+    rows: list[tuple[str, str, str]] = []
+    with tempfile.TemporaryDirectory() as home:
+        service = RuntimeService(home=home, user="bench", max_concurrent_jobs=1)
+        try:
+            metadata = load_metadata(METADATA)
+            source = program_from_source(TRIVIAL, metadata=metadata)
+            program_id = service.upload_program(TRIVIAL, METADATA)
+            run_program(source, {}, metadata=metadata)  # warm: image, backends, imports
+            service.run(program_id).result(timeout=120)
+
+            bare = _median_seconds(lambda: run_program(source, {}, metadata=metadata), args.runs)
+            served = _median_seconds(
+                lambda: service.run(program_id).result(timeout=120), args.runs
+            )
+            rows.append(("bare run_program, trivial program", f"{bare * 1000:.0f} ms", ""))
+            rows.append(("service.run(...).result(), same", f"{served * 1000:.0f} ms", ""))
+            rows.append(("service overhead per job", f"{(served - bare) * 1000:.0f} ms",
+                         "target < 50 ms"))
+
+            chatty_id = service.upload_program(CHATTY, {**METADATA, "name": "chatty"})
+            start = time.perf_counter()
+            job = service.run(chatty_id, {"count": 1000})
+            job.result(timeout=300)
+            stored = time.perf_counter() - start
+            replay = _median_seconds(job.interim_results, 5)
+            count = len(job.interim_results())
+            rows.append((f"job publishing {count} interim messages, stored as they arrive",
+                         f"{stored * 1000:.0f} ms", ""))
+            rows.append((f"replay of {count} interim messages", f"{replay * 1000:.1f} ms",
+                         "target < 100 ms"))
+
+            _fill_programs(service, 10_000)
+            listing = _median_seconds(lambda: service.programs(limit=None), 3)
+            page = _median_seconds(lambda: service.programs(limit=20, skip=5000), 5)
+            total = len(service.programs(limit=None))
+            rows.append((f"list all {total} programs", f"{listing * 1000:.0f} ms",
+                         "target < 200 ms"))
+            rows.append(("list one page of 20 at skip 5,000", f"{page * 1000:.1f} ms", ""))
+        finally:
+            service.close()
+
+    _print(rows)
+
+
+def _fill_programs(service, count: int) -> None:
+    """Store ``count`` programs straight through the store (uploads would build images)."""
+    from engine.metadata import load_metadata
+    from engine.program.loader import program_from_source
+
+    metadata = load_metadata(Path("program_source/hello_world/hello_world.json"))
+    source = program_from_source(TRIVIAL, metadata=metadata)
+    with service._db.write() as tx:
+        for index in range(count):
+            tx.programs.create(
+                name=f"program-{index}", owner="bench", metadata=metadata.to_dict(),
+                source_hash=source.source_hash, entry=source.entry, files=dict(source.files),
+            )
+
+
+def _print(rows: list[tuple[str, str, str]]) -> None:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as handle:
+            cpu = next(line.split(":", 1)[1].strip() for line in handle
+                       if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    print(f"machine: {cpu}, {psutil.cpu_count()} cores, "
+          f"{psutil.virtual_memory().total / 2**30:.0f} GiB, Python {platform.python_version()}")
+    width = max(len(r[0]) for r in rows)
+    print(f"{'measure'.ljust(width)}  {'value':>10}  note")
+    for name, value, note in rows:
+        print(f"{name.ljust(width)}  {value:>10}  {note}")
+
+
+if __name__ == "__main__":
+    main()

@@ -196,28 +196,25 @@ class MessageReader:
         self.max_total_bytes = max_total_bytes
         self.messages = 0
         self.total_bytes = 0
-        self._pending: list[bytes] = []
-        self._pending_len = 0
+        self._pending = bytearray()  # grows in place; handed out whole when a line ends
 
-    def feed(self, chunk: bytes) -> list[bytes]:
+    def feed(self, chunk: bytes) -> list[bytearray]:
         """Add ``chunk``; return the lines it completed (without their newline)."""
         self.total_bytes += len(chunk)
         if self.total_bytes > self.max_total_bytes:
             raise ProtocolViolation(
                 f"sandbox sent more than {self.max_total_bytes} bytes of protocol messages"
             )
-        lines: list[bytes] = []
+        lines: list[bytearray] = []
         start = 0
         while True:
             end = chunk.find(b"\n", start)
             if end < 0:
                 break
             self._append(chunk, start, end)
-            line = b"".join(self._pending)
-            self._pending.clear()
-            self._pending_len = 0
+            line, self._pending = self._pending, bytearray()
             start = end + 1
-            if not line.strip():
+            if not line or line.isspace():
                 continue
             self.messages += 1
             if self.messages > self.max_messages:
@@ -229,14 +226,13 @@ class MessageReader:
     def _append(self, chunk: bytes, start: int, end: int) -> None:
         if end <= start:
             return
-        self._pending_len += end - start
-        if self._pending_len > self.max_line_bytes:
+        if len(self._pending) + end - start > self.max_line_bytes:
             raise ProtocolViolation(
                 f"a protocol line is longer than the limit of {self.max_line_bytes} bytes"
             )
-        self._pending.append(chunk[start:end])
+        self._pending += memoryview(chunk)[start:end]
 
     @property
     def has_partial_line(self) -> bool:
         """True when bytes of an unfinished line are buffered."""
-        return self._pending_len > 0
+        return bool(self._pending)

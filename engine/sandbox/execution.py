@@ -96,17 +96,31 @@ class InterimMessage:
 
 @dataclass
 class Outcome:
-    """How one run ended, with everything it produced."""
+    """How one run ended, with everything it produced.
+
+    ``result_data`` is the result as the sandbox encoded it; :attr:`result` decodes it with
+    ``RuntimeDecoder`` on first use (a large result is not decoded on the host unless someone
+    asks for it, and a hostile one raises :class:`~engine.errors.DecodeError` there).
+    """
 
     status: str
     reason: str | None = None
-    result: Any = None
     interim: list[Any] = field(default_factory=list)
     logs: str = ""
     error: ErrorInfo | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
-    result_data: str | None = None  # the result as encoded by the sandbox
+    result_data: str | None = None
     interim_data: list[str] = field(default_factory=list)  # interim messages as encoded
+    _decoded: list[Any] = field(default_factory=list, repr=False)
+
+    @property
+    def result(self) -> Any:
+        """The decoded result (``None`` when there is none)."""
+        if self.result_data is None:
+            return None
+        if not self._decoded:
+            self._decoded.append(_decode(self.result_data))
+        return self._decoded[0]
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready view; ``result`` and ``interim`` in the RuntimeEncoder wire format."""
@@ -219,7 +233,7 @@ class _Run:
         self.outcome: Outcome | None = None  # set once: the job's final state
         self._outcome_lock = threading.Lock()
         self.final_at: float | None = None
-        self.final_published: tuple[Any, str] | None = None
+        self.final_published: str | None = None
         self.interim: list[Any] = []
         self.interim_data: list[str] = []
         self.interim_dropped = 0
@@ -323,8 +337,16 @@ class _Run:
         if self.outcome is not None and self.outcome.reason == PROTOCOL_VIOLATION:
             return
         try:
-            for line in self.reader.feed(data):
-                self._on_message(parse_sandbox_message(line), backend_name)
+            lines = self.reader.feed(data)
+            while lines:
+                # Decode first, so the line's bytes are freed before parsing: a large result
+                # is held at most twice (its text, then its parsed value).
+                text = lines.pop(0).decode("utf-8")
+                message = parse_sandbox_message(text)
+                del text
+                self._on_message(message, backend_name)
+        except UnicodeDecodeError as exc:
+            self._violation(f"a protocol line is not UTF-8: {exc.reason}")
         except (ProtocolViolation, DecodeError) as exc:
             self._violation(str(exc))
 
@@ -348,10 +370,10 @@ class _Run:
                 message.error_type, message.message, message.traceback or None))
 
     def _on_publish(self, message: PublishMessage) -> None:
-        value = _decode(message.data)
         if message.final:
-            self.final_published = (value, message.data)
+            self.final_published = message.data
             return
+        value = _decode(message.data)
         if len(self.interim) >= self.limits.max_interim_messages:
             self.interim_dropped += 1
             return
@@ -364,13 +386,12 @@ class _Run:
                 log.exception("on_interim callback failed")
 
     def _on_result(self, message: ResultMessage) -> None:
-        value = _decode(message.data)
         self.final_at = time.monotonic()
         self._sample_usage()
         data = message.data
-        if value is None and self.final_published is not None:
-            value, data = self.final_published
-        self._finish(DONE, None, result=value, result_data=data)
+        if data == "null" and self.final_published is not None:
+            data = self.final_published  # main returned nothing but published a final result
+        self._finish(DONE, None, result_data=data)
 
     def _on_backend_run(self, message: BackendRunMessage, backend_name: str) -> None:
         from engine.errors import BackendRejected
@@ -423,14 +444,14 @@ class _Run:
         self._finish(ERROR, PROTOCOL_VIOLATION, error=ErrorInfo("ProtocolViolation", detail))
         self.container.kill_soon()
 
-    def _finish(self, status: str, reason: str | None, *, result: Any = None,
-                result_data: str | None = None, error: ErrorInfo | None = None) -> None:
+    def _finish(self, status: str, reason: str | None, *, result_data: str | None = None,
+                error: ErrorInfo | None = None) -> None:
         """Record the final state; the first call wins."""
         with self._outcome_lock:
             if self.outcome is not None:
                 return
-            self.outcome = Outcome(status=status, reason=reason, result=result,
-                                   result_data=result_data, error=error)
+            self.outcome = Outcome(status=status, reason=reason, result_data=result_data,
+                                   error=error)
 
     def _sample_usage(self) -> None:
         cpu, peak = self.container.resource_usage()

@@ -1,0 +1,85 @@
+"""Running programs in real sandbox containers for the sandbox's end-to-end tests.
+
+The ``sandbox`` fixture runs a program with :func:`engine.sandbox.run_program` under a job id
+of its own, measures the wall time of the call, and checks after every run that the job's
+container is gone. The programs of the hostile tests live in ``tests/sandbox/hostile/``.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine.process_identity import this_process
+from engine.sandbox import Outcome, ResourceProfile, load_sandbox_policy, run_program
+from engine.sandbox.container import LABEL_ENGINE, LABEL_JOB, LABEL_OWNER
+
+HOSTILE_DIR = Path(__file__).parent / "hostile"
+JOB_PREFIX = "test-"
+
+
+@dataclass
+class SandboxRun:
+    """One finished run: its outcome, the wall time of the call as the test saw it, its job."""
+
+    outcome: Outcome
+    wall: float
+    job_id: str
+
+
+class Sandbox:
+    """Runs programs in the sandbox and answers questions about this process's containers."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def run(self, program: Any, inputs: dict[str, Any] | None = None,
+            **options: Any) -> SandboxRun:
+        """``run_program(program, inputs, **options)``, then check that its container is gone."""
+        job_id = options.pop("job_id", None) or self.new_job_id()
+        started = time.monotonic()
+        outcome = run_program(program, inputs or {}, job_id=job_id, **options)
+        wall = time.monotonic() - started
+        left = self.containers(job_id)
+        assert left == [], f"the container of job {job_id} is still there: {left}"
+        return SandboxRun(outcome, wall, job_id)
+
+    def hostile(self, name: str) -> Path:
+        """The path of ``tests/sandbox/hostile/NAME.py``."""
+        path = HOSTILE_DIR / f"{name}.py"
+        assert path.is_file(), path
+        return path
+
+    @staticmethod
+    def new_job_id() -> str:
+        return f"{JOB_PREFIX}{uuid.uuid4().hex[:12]}"
+
+    def containers(self, job_id: str | None = None) -> list[str]:
+        """Ids of the engine containers this test process created (of one job, if given)."""
+        labels = [LABEL_ENGINE, f"{LABEL_OWNER}={this_process()}"]
+        if job_id is not None:
+            labels.append(f"{LABEL_JOB}={job_id}")
+        found = self.client.api.containers(all=True, filters={"label": labels})
+        return [info["Id"] for info in found]
+
+    def is_running(self, job_id: str) -> bool:
+        """Whether the container of ``job_id`` exists and is running right now."""
+        found = self.client.api.containers(filters={"label": f"{LABEL_JOB}={job_id}"})
+        return any(info.get("State") == "running" for info in found)
+
+
+@pytest.fixture(scope="session")
+def sandbox(docker: Any, runtime_image: str) -> Sandbox:
+    """A :class:`Sandbox` on the session's Docker client, with the runtime image built."""
+    return Sandbox(docker)
+
+
+@pytest.fixture(scope="session")
+def hostile_profile() -> ResourceProfile:
+    """The policy's ``small`` profile with a full core, so that the tests run quickly."""
+    return load_sandbox_policy().profile("small").model_copy(update={"cpus": 1.0})

@@ -1,0 +1,7 @@
+"""Spins on the CPU for ever."""
+
+
+def main(backend, user_messenger, **kwargs):
+    count = 0
+    while True:
+        count += 1

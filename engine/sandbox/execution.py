@@ -56,6 +56,8 @@ from engine.settings import get_settings
 
 log = logging.getLogger(__name__)
 
+_USAGE_SAMPLE_SECONDS = 0.2
+
 DONE = "DONE"
 ERROR = "ERROR"
 CANCELLED = "CANCELLED"
@@ -243,6 +245,7 @@ class _Run:
         self.started_at = 0.0
         self.cpu: float | None = None
         self.peak: int | None = None
+        self.sampled_at = 0.0
 
     # --- the lifecycle ---------------------------------------------------------------------
 
@@ -290,6 +293,8 @@ class _Run:
                 elif stream == STDERR:
                     self._on_log_bytes(data)
             now = time.monotonic()
+            if now - self.sampled_at >= _USAGE_SAMPLE_SECONDS:
+                self._sample_usage()  # the cgroup goes with the container: read it as we go
             if self.container.kill_requested:
                 continue  # keep draining until the stream ends
             if self.final_at is not None:
@@ -323,6 +328,7 @@ class _Run:
         """Name the end of a run that sent no final message (the first recorded end wins)."""
         exit_code = state.get("ExitCode")
         if state.get("OOMKilled"):
+            self.peak = int(self.container.spec.profile.memory)  # it reached its limit
             self._finish(ERROR, OUT_OF_MEMORY, error=ErrorInfo(
                 "OutOfMemory",
                 f"the program exceeded its memory limit "
@@ -454,6 +460,7 @@ class _Run:
                                    error=error)
 
     def _sample_usage(self) -> None:
+        self.sampled_at = time.monotonic()
         cpu, peak = self.container.resource_usage()
         self.cpu = cpu if cpu is not None else self.cpu
         self.peak = peak if peak is not None else self.peak

@@ -201,12 +201,6 @@ def main(backend, user_messenger, megabytes=40):
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cpu_seconds and peak_memory_bytes are sampled from the cgroup only when the final "
-    "message has been parsed, or after exit; by then a container that sent a large result, or "
-    "was OOM-killed, is gone and both metrics are None",
-)
 @pytest.mark.parametrize("case", ["large_result", "out_of_memory"])
 def test_cpu_and_memory_metrics_survive_the_container(sandbox, hostile_profile, case: str) -> None:
     if case == "large_result":

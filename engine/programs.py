@@ -9,57 +9,103 @@ an HTML table in Jupyter.
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from engine.store.records import ProgramRecord
 
 
-@dataclass(frozen=True)
 class RuntimeProgram:
-    """An uploaded program, as its current version describes it."""
+    """An uploaded program, as its current version describes it.
 
-    program_id: str
-    name: str
-    description: str
-    max_execution_time: float
-    version: int
-    owner: str
-    is_public: bool
-    creation_date: datetime
-    update_date: datetime
-    parameters: dict[str, Any] = field(default_factory=dict)
-    return_values: dict[str, Any] = field(default_factory=dict)
-    interim_results: dict[str, Any] = field(default_factory=dict)
-    backend_requirements: dict[str, Any] = field(default_factory=dict)
-    metadata_version: str | None = None
+    Built from a stored record; the metadata is decoded only when a field that needs it is
+    read, so listing thousands of programs costs only the query.
+    """
+
+    def __init__(self, record: ProgramRecord) -> None:
+        self._record = record
 
     @classmethod
     def from_record(cls, record: ProgramRecord) -> RuntimeProgram:
-        metadata = record.version.metadata
-        spec = metadata.get("spec") or {}
-        return cls(
-            program_id=record.id,
-            name=record.name,
-            description=metadata.get("description", ""),
-            max_execution_time=metadata.get("max_execution_time", 0),
-            version=record.current_version,
-            owner=record.owner,
-            is_public=record.is_public,
-            creation_date=record.created_at,
-            update_date=record.updated_at,
-            parameters=spec.get("parameters") or {},
-            return_values=spec.get("return_values") or {},
-            interim_results=spec.get("interim_results") or {},
-            backend_requirements=spec.get("backend_requirements") or {},
-            metadata_version=metadata.get("version"),
-        )
+        return cls(record)
+
+    # fields kept in the program's row
+    @property
+    def program_id(self) -> str:
+        return self._record.id
 
     @property
     def id(self) -> str:
-        """The program id (the original client's ``program.program_id`` is also here)."""
-        return self.program_id
+        """The program id (also ``program_id``, as in the original client)."""
+        return self._record.id
+
+    @property
+    def name(self) -> str:
+        return self._record.name
+
+    @property
+    def owner(self) -> str:
+        return self._record.owner
+
+    @property
+    def is_public(self) -> bool:
+        return self._record.is_public
+
+    @property
+    def version(self) -> int:
+        return self._record.current_version
+
+    @property
+    def creation_date(self) -> datetime:
+        return self._record.created_at
+
+    @property
+    def update_date(self) -> datetime:
+        return self._record.updated_at
+
+    # fields read from the current version's metadata
+    @property
+    def _metadata(self) -> dict[str, Any]:
+        return self._record.version.metadata
+
+    @property
+    def _spec(self) -> dict[str, Any]:
+        return self._metadata.get("spec") or {}
+
+    @property
+    def description(self) -> str:
+        return self._metadata.get("description", "")
+
+    @property
+    def max_execution_time(self) -> float:
+        return self._metadata.get("max_execution_time", 0)
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        return self._spec.get("parameters") or {}
+
+    @property
+    def return_values(self) -> dict[str, Any]:
+        return self._spec.get("return_values") or {}
+
+    @property
+    def interim_results(self) -> dict[str, Any]:
+        return self._spec.get("interim_results") or {}
+
+    @property
+    def backend_requirements(self) -> dict[str, Any]:
+        return self._spec.get("backend_requirements") or {}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RuntimeProgram) and (
+            (self.program_id, self.version) == (other.program_id, other.version)
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.program_id, self.version))
+
+    def __repr__(self) -> str:
+        return f"<RuntimeProgram {self.program_id} v{self.version}>"
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready view (dates as ISO 8601)."""

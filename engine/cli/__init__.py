@@ -19,10 +19,10 @@ app = typer.Typer(
 
 
 def _register_commands() -> None:
-    from engine.cli import run_command, version_command
+    from engine.cli import images_command, run_command, scan_command, version_command
 
-    run_command.register(app)
-    version_command.register(app)
+    for module in (run_command, scan_command, images_command, version_command):
+        module.register(app)
 
 
 _register_commands()

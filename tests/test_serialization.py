@@ -281,12 +281,25 @@ def _runtime_value(name: str) -> Any:
     return EXPECTED[name]
 
 
+def _without_qpy_writer_version(text: str) -> Any:
+    """A QuantumCircuit payload with the QPY header's qiskit version (bytes 7-9) blanked:
+    QPY records the writer's qiskit release, which differs between patch releases."""
+    payload = json.loads(text)
+    qpy_bytes = bytearray(zlib.decompress(base64.b64decode(payload["__value__"])))
+    qpy_bytes[7:10] = b"\0\0\0"
+    return payload["__type__"], bytes(qpy_bytes)
+
+
 @pytest.mark.parametrize("name", BYTE_IDENTICAL)
 def test_encoder_writes_what_the_original_wrote(name: str) -> None:
     golden = dict(golden_cases(RUNTIME_FILE))[name]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        assert encode(_runtime_value(name)) == golden
+        encoded = encode(_runtime_value(name))
+    if name == "circuit":
+        assert _without_qpy_writer_version(encoded) == _without_qpy_writer_version(golden)
+    else:
+        assert encoded == golden
 
 
 # --- the other direction, live, with the original client -------------------------------------

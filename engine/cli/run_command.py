@@ -6,13 +6,13 @@ it; 2 for a usage error or when the engine itself cannot run (for example, no Do
 
 from __future__ import annotations
 
-import json
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from engine.cli.inputs import read_inputs
 from engine.cli.output import console, error_console, print_json
 
 
@@ -48,15 +48,16 @@ def run(
     """Run a program in the sandbox, streaming its interim results, then its result."""
     from engine.errors import EngineError, InputValidationError, ProgramError, SandboxUnavailable
 
-    if inputs_file is not None and input_pairs:
-        _usage("give --inputs or --input, not both")
     try:
         from engine.program.loader import load_program
 
         program = load_program(path)
     except (ProgramError, EngineError) as exc:
         _usage(str(exc))
-    inputs = _read_inputs(inputs_file, input_pairs or [])
+    try:
+        inputs = read_inputs(inputs_file, input_pairs or [])
+    except InputValidationError as exc:
+        _usage(str(exc))
     if not _scan_allows(program, scan, as_json):
         raise typer.Exit(1)
 
@@ -131,31 +132,6 @@ def _scan_allows(program: Any, mode: ScanMode, as_json: bool) -> bool:
         error_console.print("[red]rejected by the static review[/red] (use --scan warn to run "
                             "it anyway)")
     return accepted
-
-
-def _read_inputs(inputs_file: Path | None, pairs: list[str]) -> dict[str, Any]:
-    from engine.serialization import RuntimeDecoder
-
-    if inputs_file is not None:
-        try:
-            inputs = json.loads(inputs_file.read_text(encoding="utf-8"), cls=RuntimeDecoder)
-        except OSError as exc:
-            _usage(f"--inputs {inputs_file}: {exc.strerror or exc}")
-        except ValueError as exc:
-            _usage(f"--inputs {inputs_file}: not valid JSON: {exc}")
-        if not isinstance(inputs, dict):
-            _usage(f"--inputs {inputs_file}: must hold a JSON object of inputs")
-        return inputs
-    inputs = {}
-    for pair in pairs:
-        key, sep, text = pair.partition("=")
-        if not sep or not key:
-            _usage(f"--input {pair!r}: expected KEY=JSON")
-        try:
-            inputs[key] = json.loads(text, cls=RuntimeDecoder)
-        except ValueError:
-            _usage(f"--input {key}: value {text!r} is not JSON (write strings as '\"text\"')")
-    return inputs
 
 
 def _usage(message: str) -> None:

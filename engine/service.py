@@ -54,6 +54,8 @@ from engine.store import Database, JobRecord, JobStatus, ProgramRecord, open_dat
 log = logging.getLogger(__name__)
 
 RUN_OPTIONS = ("backend", "backend_name", "profile", "log_level")
+#: ``RuntimeService(executor=...)``'s default: the ``executor`` setting.
+DEFAULT_EXECUTOR = "default"
 
 
 class ServicePolicy(BaseModel):
@@ -82,7 +84,8 @@ class _Core:
     """What every service object on one store shares within a process."""
 
     def __init__(self, database: Database, policy: ServicePolicy, max_concurrent_jobs: int,
-                 executor: str | None) -> None:
+                 executor: str | None, *, ray_address: str | None = None,
+                 settings: Settings | None = None) -> None:
         from engine.backends import BackendRegistry
 
         self.database = database
@@ -93,7 +96,8 @@ class _Core:
         self.executor: Any = None
         self._recover()
         if executor is not None:
-            self.executor = _make_executor(executor, self, max_concurrent_jobs)
+            self.executor = _make_executor(executor, self, max_concurrent_jobs,
+                                           ray_address=ray_address, settings=settings)
             self.executor.start()
 
     def _recover(self) -> None:
@@ -122,9 +126,25 @@ class _Core:
         self.database.close()
 
 
-def _make_executor(kind: str, core: _Core, max_concurrent_jobs: int) -> Any:
+def _make_executor(kind: str, core: _Core, max_concurrent_jobs: int, *,
+                   ray_address: str | None = None, settings: Settings | None = None) -> Any:
+    if kind == "ray":
+        from engine.executors.ray_executor import RayExecutor
+
+        settings = settings or get_settings()
+        return RayExecutor(
+            core.database,
+            core.events,
+            address=ray_address or settings.ray_address,
+            max_concurrent_jobs=max_concurrent_jobs,
+            max_running_per_user=core.policy.max_running_per_user,
+            poll_seconds=core.policy.poll_seconds,
+            heartbeat_seconds=core.policy.heartbeat_seconds,
+            cancel_grace_seconds=core.policy.shutdown_grace_seconds,
+            reaper_seconds=settings.ray_reaper_seconds,
+        )
     if kind != "local":
-        raise EngineError(f"unknown executor {kind!r}; known: local")
+        raise EngineError(f"unknown executor {kind!r}; known: local, ray")
     from engine.executors.local import LocalExecutor
 
     return LocalExecutor(
@@ -150,7 +170,10 @@ class RuntimeService:
     ``is_admin`` lets them see and change everything. ``policy`` is the scan policy for
     uploads (a :class:`~engine.scan.ScanPolicy` or a path; default ``policies/scan.yaml``).
     ``executor="local"`` runs queued jobs in this process, at most ``max_concurrent_jobs``
-    at once; ``executor=None`` only queues them, for an executor elsewhere (a daemon) to run.
+    at once; ``executor="ray"`` runs each as a task on the Ray cluster at ``ray_address``
+    (``HOST:PORT``); ``executor=None`` only queues them, for an executor elsewhere (a daemon)
+    to run. The default is the ``executor`` setting (``ENGINE_EXECUTOR``, ``local`` unless
+    set), and ``ray_address`` defaults to ``ENGINE_RAY_ADDRESS``.
     """
 
     def __init__(
@@ -162,12 +185,15 @@ class RuntimeService:
         max_concurrent_jobs: int | None = None,
         *,
         is_admin: bool = False,
-        executor: str | None = "local",
+        executor: str | None = DEFAULT_EXECUTOR,
+        ray_address: str | None = None,
         settings: Settings | None = None,
     ) -> None:
         if not isinstance(user, str) or not user.strip():
             raise ValueError("user must be a non-empty string")
         settings = settings or get_settings()
+        if executor == DEFAULT_EXECUTOR:
+            executor = settings.executor
         self.user = user
         self.is_admin = is_admin
         self._home = Path(home) if home is not None else settings.home
@@ -180,7 +206,7 @@ class RuntimeService:
             if core is None:
                 core = _Core(database, self._service_policy,
                              max_concurrent_jobs or self._service_policy.max_concurrent_jobs,
-                             executor)
+                             executor, ray_address=ray_address, settings=settings)
                 _cores[key] = core
             else:
                 database.close()

@@ -1,35 +1,40 @@
 """The local executor: claims queued jobs and runs each in a sandbox on this host.
 
-One dispatcher thread claims jobs first in, first out (the store skips users at their
-running limit) while fewer than ``max_concurrent_jobs`` run, and starts a worker thread per
-job. Between claims it heartbeats the jobs it holds and looks for cancel requests made by
-other processes. A worker stores each interim message as it arrives and the job's one final
-state at the end.
+Claiming, heartbeats, cancel requests and storing are :class:`ClaimingExecutor`'s; this
+module only runs one job: its program version from the store, in a sandbox here, with
+``backend.run`` answered by this process's backend registry. ``metrics["node"]`` is the
+host's name.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import socket
 import threading
-import time
 from typing import Any
 
-from engine.errors import EngineError, ProgramError, SandboxUnavailable
 from engine.events import JobEvents
-from engine.process_identity import this_process
-from engine.store import Database, JobRecord, JobStatus
+from engine.executors.claiming import (
+    ENGINE_ERROR,
+    ENGINE_SHUTDOWN,
+    PROGRAM_DELETED,
+    SANDBOX_UNAVAILABLE,
+    ClaimingExecutor,
+    final_fields,
+    outcome_dict,
+)
+from engine.store import Database, JobRecord
 
-log = logging.getLogger(__name__)
+__all__ = [
+    "ENGINE_ERROR",
+    "ENGINE_SHUTDOWN",
+    "PROGRAM_DELETED",
+    "SANDBOX_UNAVAILABLE",
+    "LocalExecutor",
+]
 
-ENGINE_SHUTDOWN = "engine_shutdown"
-PROGRAM_DELETED = "program_deleted"
-SANDBOX_UNAVAILABLE = "sandbox_unavailable"
-ENGINE_ERROR = "engine_error"
 
-
-class LocalExecutor:
+class LocalExecutor(ClaimingExecutor):
     """Runs jobs from the store in sandboxes on this host."""
 
     def __init__(
@@ -44,138 +49,16 @@ class LocalExecutor:
         registry: Any = None,
         worker_id: str | None = None,
     ) -> None:
-        if max_concurrent_jobs < 1:
-            raise ValueError(f"max_concurrent_jobs must be >= 1, got {max_concurrent_jobs}")
-        self.database = database
-        self.events = events
-        self.max_concurrent_jobs = max_concurrent_jobs
-        self.max_running_per_user = max_running_per_user
-        self.poll_seconds = poll_seconds
-        self.heartbeat_seconds = heartbeat_seconds
+        super().__init__(
+            database,
+            events,
+            max_concurrent_jobs=max_concurrent_jobs,
+            max_running_per_user=max_running_per_user,
+            poll_seconds=poll_seconds,
+            heartbeat_seconds=heartbeat_seconds,
+            worker_id=worker_id,
+        )
         self.registry = registry
-        self.worker_id = worker_id or this_process()
-        self._running: dict[str, threading.Event] = {}
-        self._shutdown_cancelled: set[str] = set()
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._dispatcher: threading.Thread | None = None
-        self._last_heartbeat = 0.0
-
-    # --- the Executor interface --------------------------------------------------------------
-
-    def start(self) -> None:
-        if self._dispatcher is None:
-            self._dispatcher = threading.Thread(
-                target=self._dispatch, name="executor-dispatch", daemon=True
-            )
-            self._dispatcher.start()
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    def cancel(self, job_id: str) -> None:
-        with self._lock:
-            event = self._running.get(job_id)
-        if event is not None:
-            event.set()
-
-    def shutdown(self, grace: float) -> None:
-        self._stopping.set()
-        self._wake.set()
-        deadline = time.monotonic() + grace
-        while self.running_jobs() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        with self._lock:
-            for job_id, event in self._running.items():
-                self._shutdown_cancelled.add(job_id)
-                event.set()
-        while self.running_jobs() and time.monotonic() < deadline + 30:
-            time.sleep(0.05)
-        if self._dispatcher is not None:
-            self._dispatcher.join(timeout=5)
-
-    def running_jobs(self) -> list[str]:
-        with self._lock:
-            return list(self._running)
-
-    # --- the dispatcher ----------------------------------------------------------------------
-
-    def _dispatch(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                self._watch_running()
-                self._claim_while_free()
-            except Exception:  # a passing database error must not stop the loop
-                log.exception("executor dispatch failed; retrying")
-            self._wake.wait(self.poll_seconds)
-            self._wake.clear()
-
-    def _claim_while_free(self) -> None:
-        while not self._stopping.is_set():
-            with self._lock:
-                if len(self._running) >= self.max_concurrent_jobs:
-                    return
-            with self.database.write() as tx:
-                job = tx.jobs.claim_next(
-                    self.worker_id, max_running_per_user=self.max_running_per_user
-                )
-            if job is None:
-                return
-            cancel = threading.Event()
-            with self._lock:
-                self._running[job.id] = cancel
-            self.events.notify(job.id)
-            threading.Thread(
-                target=self._work, args=(job, cancel), name=f"job-{job.id}", daemon=True
-            ).start()
-
-    def _watch_running(self) -> None:
-        """Pass on cancel requests made elsewhere; heartbeat the jobs held here."""
-        running = self.running_jobs()
-        if not running:
-            return
-        now = time.monotonic()
-        beat = now - self._last_heartbeat >= self.heartbeat_seconds
-        if beat:
-            self._last_heartbeat = now
-            with self.database.write() as tx:
-                flags = {job_id: tx.jobs.heartbeat(job_id) for job_id in running}
-        else:
-            with self.database.read() as tx:
-                flags = {}
-                for job_id in running:
-                    record = tx.jobs.get(job_id)
-                    flags[job_id] = record is None or record.cancel_requested
-        for job_id, cancel_requested in flags.items():
-            if cancel_requested:
-                self.cancel(job_id)
-
-    # --- one job -----------------------------------------------------------------------------
-
-    def _work(self, job: JobRecord, cancel: threading.Event) -> None:
-        try:
-            final = self._execute(job, cancel)
-        except SandboxUnavailable as exc:
-            final = _error(SANDBOX_UNAVAILABLE, exc)
-        except ProgramError as exc:
-            final = _error(PROGRAM_DELETED, exc)
-        except EngineError as exc:
-            final = _error(ENGINE_ERROR, exc)
-        except Exception as exc:  # whatever happens, the job gets a final state
-            log.exception("job %s failed inside the engine", job.id)
-            final = _error(ENGINE_ERROR, exc)
-        with self._lock:
-            self._running.pop(job.id, None)
-            if job.id in self._shutdown_cancelled:
-                self._shutdown_cancelled.discard(job.id)
-                final.update(status=JobStatus.CANCELLED, reason=ENGINE_SHUTDOWN)
-        try:
-            with self.database.write() as tx:
-                tx.jobs.finish(job.id, **final)
-        finally:
-            self.events.notify(job.id)
-            self._wake.set()
 
     def _execute(self, job: JobRecord, cancel: threading.Event) -> dict[str, Any]:
         from engine.metadata import load_metadata
@@ -183,49 +66,18 @@ class LocalExecutor:
         from engine.sandbox import run_program
         from engine.serialization import RuntimeDecoder
 
-        with self.database.read() as tx:
-            version = tx.programs.get_version(job.program_id, job.program_version)
-        if version is None or not version.files:
-            raise ProgramError(
-                f"version {job.program_version} of program {job.program_id} no longer exists"
-            )
+        version = self.program_version(job)
         metadata = load_metadata(version.metadata)
         source = program_from_files(version.entry, version.files, metadata)
-
-        def store_interim(message: Any) -> None:
-            with self.database.write() as tx:
-                tx.jobs.append_message(job.id, message.data)
-            self.events.notify(job.id)
-
         outcome = run_program(
             source,
             json.loads(job.inputs, cls=RuntimeDecoder),
             backend=job.backend,
             metadata=metadata,
             profile=job.profile,
-            on_interim=store_interim,
+            on_interim=lambda message: self.store_interim(job.id, message.data),
             cancel=cancel,
             job_id=job.id,
             registry=self.registry,
         )
-        metrics = {**outcome.metrics, "node": socket.gethostname()}
-        return {
-            "status": JobStatus(outcome.status),
-            "reason": outcome.reason,
-            "result": outcome.result_data,
-            "error_type": outcome.error.type if outcome.error else None,
-            "error_message": outcome.error.message if outcome.error else None,
-            "error_traceback": outcome.error.traceback if outcome.error else None,
-            "logs": outcome.logs,
-            "metrics": metrics,
-        }
-
-
-def _error(reason: str, exc: BaseException) -> dict[str, Any]:
-    return {
-        "status": JobStatus.ERROR,
-        "reason": reason,
-        "error_type": type(exc).__name__,
-        "error_message": str(exc),
-        "metrics": {"node": socket.gethostname()},
-    }
+        return final_fields(outcome_dict(outcome), socket.gethostname())

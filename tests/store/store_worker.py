@@ -2,10 +2,12 @@
 
     python store_worker.py open HOME                 open (and migrate) the store
     python store_worker.py hold HOME                 write, report, then wait to be killed
-    python store_worker.py claim HOME NAME THREADS   after "go" on stdin, claim until empty
+    python store_worker.py claim HOME NAME THREADS [LIMIT]
+                                                     after "go" on stdin, claim until empty
+                                                     (LIMIT: running jobs per user)
     python store_worker.py append HOME JOB N         after "go" on stdin, append N messages
 
-Results go to stdout as one JSON line.
+HOME is a store's folder or a database URL. Results go to stdout as one JSON line.
 """
 
 from __future__ import annotations
@@ -17,7 +19,15 @@ import threading
 import time
 from pathlib import Path
 
-from engine.store import open_database
+from engine.store import Database
+from engine.store import open_database as _open_store
+
+
+def open_database(home: str) -> Database:
+    """The store in folder ``home``, or at ``home`` when it is a database URL."""
+    if "://" in home:
+        return _open_store(home)
+    return _open_store(home=Path(home))
 
 
 def _say(value: object) -> None:
@@ -26,12 +36,12 @@ def _say(value: object) -> None:
 
 
 def _open(home: str) -> None:
-    open_database(home=Path(home)).close()
+    open_database(home).close()
     _say({"opened": True})
 
 
 def _hold(home: str) -> None:
-    db = open_database(home=Path(home))
+    db = open_database(home)
     with db.write() as tx:
         tx.programs.create(
             name="held",
@@ -50,8 +60,8 @@ def _hold(home: str) -> None:
         time.sleep(3600)  # killed here, inside the open transaction
 
 
-def _claim(home: str, name: str, threads: int) -> None:
-    db = open_database(home=Path(home))
+def _claim(home: str, name: str, threads: int, limit: int | None = None) -> None:
+    db = open_database(home)
     sys.stdin.readline()
     claimed: list[str] = []
     lock = threading.Lock()
@@ -59,7 +69,7 @@ def _claim(home: str, name: str, threads: int) -> None:
     def work(index: int) -> None:
         while True:
             with db.write() as tx:
-                job = tx.jobs.claim_next(f"{name}-{index}")
+                job = tx.jobs.claim_next(f"{name}-{index}", max_running_per_user=limit)
             if job is None:
                 return
             with lock:
@@ -74,7 +84,7 @@ def _claim(home: str, name: str, threads: int) -> None:
 
 
 def _append(home: str, job_id: str, count: int) -> None:
-    db = open_database(home=Path(home))
+    db = open_database(home)
     sys.stdin.readline()
     seqs = []
     for i in range(count):
@@ -90,7 +100,7 @@ if __name__ == "__main__":
     elif command == "hold":
         _hold(home)
     elif command == "claim":
-        _claim(home, rest[0], int(rest[1]))
+        _claim(home, rest[0], int(rest[1]), int(rest[2]) if len(rest) > 2 else None)
     elif command == "append":
         _append(home, rest[0], int(rest[1]))
     else:

@@ -1,0 +1,246 @@
+"""What every executor does around a job: claim it, watch it, store its messages, finish it.
+
+:class:`ClaimingExecutor` holds the part both executors share. One dispatcher thread claims
+jobs first in, first out (the store skips users at their running limit) while fewer than
+``max_concurrent_jobs`` run, and starts a worker thread per job. Between claims it heartbeats
+the jobs it holds and passes on cancel requests made by other processes sharing the store. A
+worker stores each interim message as it arrives and the job's one final state at the end.
+
+A subclass says only how one job runs: :meth:`ClaimingExecutor._execute` returns the job's
+final fields (see :func:`final_fields`), and may raise an engine error, which becomes the
+matching ``ERROR`` reason here.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from typing import Any
+
+from engine.errors import EngineError, ProgramError, SandboxUnavailable
+from engine.events import JobEvents
+from engine.process_identity import this_process
+from engine.store import Database, JobRecord, JobStatus
+from engine.store.records import ProgramVersionRecord
+
+log = logging.getLogger(__name__)
+
+ENGINE_SHUTDOWN = "engine_shutdown"
+PROGRAM_DELETED = "program_deleted"
+SANDBOX_UNAVAILABLE = "sandbox_unavailable"
+ENGINE_ERROR = "engine_error"
+
+
+class ClaimingExecutor:
+    """Claims jobs from the store and runs each on a worker thread; see the module doc."""
+
+    def __init__(
+        self,
+        database: Database,
+        events: JobEvents,
+        *,
+        max_concurrent_jobs: int,
+        max_running_per_user: int | None,
+        poll_seconds: float,
+        heartbeat_seconds: float,
+        worker_id: str | None = None,
+    ) -> None:
+        if max_concurrent_jobs < 1:
+            raise ValueError(f"max_concurrent_jobs must be >= 1, got {max_concurrent_jobs}")
+        self.database = database
+        self.events = events
+        self.max_concurrent_jobs = max_concurrent_jobs
+        self.max_running_per_user = max_running_per_user
+        self.poll_seconds = poll_seconds
+        self.heartbeat_seconds = heartbeat_seconds
+        self.worker_id = worker_id or this_process()
+        self._running: dict[str, threading.Event] = {}
+        self._shutdown_cancelled: set[str] = set()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._dispatcher: threading.Thread | None = None
+        self._last_heartbeat = 0.0
+
+    # --- the Executor interface --------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._dispatcher is None:
+            self._dispatcher = threading.Thread(
+                target=self._dispatch, name="executor-dispatch", daemon=True
+            )
+            self._dispatcher.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def cancel(self, job_id: str) -> None:
+        with self._lock:
+            event = self._running.get(job_id)
+        if event is not None:
+            event.set()
+
+    def shutdown(self, grace: float) -> None:
+        self._stopping.set()
+        self._wake.set()
+        deadline = time.monotonic() + grace
+        while self.running_jobs() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with self._lock:
+            held = list(self._running)
+            self._shutdown_cancelled.update(held)
+        for job_id in held:
+            self.cancel(job_id)
+        while self.running_jobs() and time.monotonic() < deadline + 30:
+            time.sleep(0.05)
+        if self._dispatcher is not None:
+            self._dispatcher.join(timeout=5)
+
+    def running_jobs(self) -> list[str]:
+        with self._lock:
+            return list(self._running)
+
+    # --- what a subclass provides ------------------------------------------------------------
+
+    def _execute(self, job: JobRecord, cancel: threading.Event) -> dict[str, Any]:
+        """Run ``job`` to its end; return its final fields. ``cancel`` is set to stop it."""
+        raise NotImplementedError
+
+    # --- helpers for subclasses --------------------------------------------------------------
+
+    def program_version(self, job: JobRecord) -> ProgramVersionRecord:
+        """The program version ``job`` runs, with its files; :class:`ProgramError` if gone."""
+        with self.database.read() as tx:
+            version = tx.programs.get_version(job.program_id, job.program_version)
+        if version is None or not version.files:
+            raise ProgramError(
+                f"version {job.program_version} of program {job.program_id} no longer exists"
+            )
+        return version
+
+    def store_interim(self, job_id: str, data: str) -> None:
+        """Store one encoded interim message of a running job and wake its watchers."""
+        with self.database.write() as tx:
+            tx.jobs.append_message(job_id, data)
+        self.events.notify(job_id)
+
+    # --- the dispatcher ----------------------------------------------------------------------
+
+    def _dispatch(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self._watch_running()
+                self._claim_while_free()
+            except Exception:  # a passing database error must not stop the loop
+                log.exception("executor dispatch failed; retrying")
+            self._wake.wait(self.poll_seconds)
+            self._wake.clear()
+
+    def _claim_while_free(self) -> None:
+        while not self._stopping.is_set():
+            with self._lock:
+                if len(self._running) >= self.max_concurrent_jobs:
+                    return
+            with self.database.write() as tx:
+                job = tx.jobs.claim_next(
+                    self.worker_id, max_running_per_user=self.max_running_per_user
+                )
+            if job is None:
+                return
+            cancel = threading.Event()
+            with self._lock:
+                self._running[job.id] = cancel
+            self.events.notify(job.id)
+            threading.Thread(
+                target=self._work, args=(job, cancel), name=f"job-{job.id}", daemon=True
+            ).start()
+
+    def _watch_running(self) -> None:
+        """Pass on cancel requests made elsewhere; heartbeat the jobs held here."""
+        running = self.running_jobs()
+        if not running:
+            return
+        now = time.monotonic()
+        beat = now - self._last_heartbeat >= self.heartbeat_seconds
+        if beat:
+            self._last_heartbeat = now
+            with self.database.write() as tx:
+                flags = {job_id: tx.jobs.heartbeat(job_id) for job_id in running}
+        else:
+            with self.database.read() as tx:
+                flags = {}
+                for job_id in running:
+                    record = tx.jobs.get(job_id)
+                    flags[job_id] = record is None or record.cancel_requested
+        for job_id, cancel_requested in flags.items():
+            if cancel_requested:
+                self.cancel(job_id)
+
+    # --- one job -----------------------------------------------------------------------------
+
+    def _work(self, job: JobRecord, cancel: threading.Event) -> None:
+        try:
+            final = self._execute(job, cancel)
+        except SandboxUnavailable as exc:
+            final = error_fields(SANDBOX_UNAVAILABLE, exc)
+        except ProgramError as exc:
+            final = error_fields(PROGRAM_DELETED, exc)
+        except EngineError as exc:
+            final = error_fields(ENGINE_ERROR, exc)
+        except Exception as exc:  # whatever happens, the job gets a final state
+            log.exception("job %s failed inside the engine", job.id)
+            final = error_fields(ENGINE_ERROR, exc)
+        with self._lock:
+            self._running.pop(job.id, None)
+            if job.id in self._shutdown_cancelled:
+                self._shutdown_cancelled.discard(job.id)
+                final.update(status=JobStatus.CANCELLED, reason=ENGINE_SHUTDOWN)
+        try:
+            with self.database.write() as tx:
+                tx.jobs.finish(job.id, **final)
+        finally:
+            self.events.notify(job.id)
+            self._wake.set()
+
+
+def final_fields(outcome: dict[str, Any], node: str) -> dict[str, Any]:
+    """The arguments of ``JobRepository.finish`` for an ``Outcome`` (as ``outcome_dict``)."""
+    error = outcome.get("error") or {}
+    return {
+        "status": JobStatus(outcome["status"]),
+        "reason": outcome.get("reason"),
+        "result": outcome.get("result_data"),
+        "error_type": error.get("type"),
+        "error_message": error.get("message"),
+        "error_traceback": error.get("traceback"),
+        "logs": outcome.get("logs", ""),
+        "metrics": {**(outcome.get("metrics") or {}), "node": node},
+    }
+
+
+def outcome_dict(outcome: Any) -> dict[str, Any]:
+    """An ``Outcome`` as plain data (strings, numbers, dicts): what crosses to the store."""
+    error = outcome.error
+    return {
+        "status": outcome.status,
+        "reason": outcome.reason,
+        "result_data": outcome.result_data,
+        "error": None if error is None else {
+            "type": error.type, "message": error.message, "traceback": error.traceback
+        },
+        "logs": outcome.logs,
+        "metrics": dict(outcome.metrics),
+    }
+
+
+def error_fields(reason: str, exc: BaseException, node: str | None = None) -> dict[str, Any]:
+    """Final fields of a job the engine could not run to its end."""
+    return {
+        "status": JobStatus.ERROR,
+        "reason": reason,
+        "error_type": type(exc).__name__,
+        "error_message": str(exc),
+        "metrics": {"node": node or socket.gethostname()},
+    }

@@ -19,9 +19,17 @@ app = typer.Typer(
 
 
 def _register_commands() -> None:
-    from engine.cli import images_command, run_command, scan_command, version_command
+    from engine.cli import (
+        images_command,
+        jobs_command,
+        programs_command,
+        run_command,
+        scan_command,
+        version_command,
+    )
 
-    for module in (run_command, scan_command, images_command, version_command):
+    for module in (run_command, scan_command, programs_command, jobs_command, images_command,
+                   version_command):
         module.register(app)
 
 

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from engine.errors import RuntimeJobCancelled, RuntimeJobFailure, RuntimeJobTimeout
-from engine.program import ResultDecoder
+from engine.program.decoder import ResultDecoder
 from engine.store.records import JobRecord, JobStatus
 
 _POLL_SECONDS = 0.5
@@ -87,6 +87,8 @@ class RuntimeJob:
         record = self._refresh()
         if record.status is JobStatus.DONE or not record.status.is_final:
             return None
+        if record.error_type is None and record.error_message is None:
+            return f"{record.status.value} ({record.reason})" if record.reason else None
         parts = [f"{record.error_type or record.status.value}: {record.error_message or ''}"]
         if record.error_traceback:
             parts.append(record.error_traceback)

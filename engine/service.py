@@ -453,6 +453,11 @@ class RuntimeService:
             tx.jobs.delete(job_id)
         self._core.events.notify(job_id)
 
+    def running_jobs(self) -> list[str]:
+        """Ids of the jobs this process's executor is running now (empty without one)."""
+        executor = self._core.executor
+        return executor.running_jobs() if executor is not None else []
+
     def backends(self) -> list[str]:
         """The names of the configured backends (``fake_<N>q`` devices are also accepted)."""
         return self._core.registry.names()

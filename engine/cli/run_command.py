@@ -120,7 +120,7 @@ def _scan_allows(program: Any, mode: ScanMode, as_json: bool) -> bool:
             for finding in report.findings:
                 error_console.print(
                     f"[yellow]{finding.file}:{finding.line}[/yellow] {finding.rule_id} "
-                    f"({finding.severity}) {finding.message}",
+                    f"({finding.severity.label}) {finding.message}",
                     highlight=False,
                 )
         accepted = accepted and report.accepted

@@ -130,11 +130,9 @@ class ServiceOptions:
 def held_jobs(service: Any) -> list[str]:
     """Ids of the jobs an embedded service's executor is running in this process.
 
-    Empty for a remote service or one opened with ``executor=None``. (``RuntimeService`` has
-    no public accessor for its executor yet; this is the one place that reaches for it.)
+    Empty for a remote service or one opened with ``executor=None``.
     """
-    executor = getattr(getattr(service, "_core", None), "executor", None)
-    running = getattr(executor, "running_jobs", None)
+    running = getattr(service, "running_jobs", None)  # the remote client has none
     return list(running()) if running is not None else []
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from engine.serialization import RuntimeDecoder
-
 
 class ResultDecoder:
     """Decodes a job's result or interim message.
@@ -20,6 +18,8 @@ class ResultDecoder:
         """Decode ``data``: a JSON string is parsed with ``RuntimeDecoder``; anything else is
         returned as it is (it was decoded already)."""
         if isinstance(data, (str, bytes, bytearray)):
+            from engine.serialization import RuntimeDecoder  # imports Qiskit: only when needed
+
             try:
                 return json.loads(data, cls=RuntimeDecoder)
             except json.JSONDecodeError:

@@ -21,11 +21,11 @@ from functools import lru_cache
 from typing import Any
 
 import psutil
-from pydantic import BaseModel, ByteSize, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ByteSize, ConfigDict, Field, model_validator
 
-from engine.errors import BackendError, BackendRejected, DecodeError, PolicyError
+from engine.errors import BackendError, BackendRejected, DecodeError
 from engine.metadata import BackendRequirements
-from engine.policies import load_policy
+from engine.policies import load_policy_model
 from engine.protocol import BackendDescription
 from engine.serialization import RuntimeDecoder, RuntimeEncoder
 
@@ -86,12 +86,7 @@ class BackendPolicy(_Strict):
 @lru_cache(maxsize=1)
 def load_backend_policy() -> BackendPolicy:
     """The backend policy from ``policies/backends.yaml``."""
-    try:
-        return BackendPolicy.model_validate(load_policy("backends"))
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(p) for p in first["loc"])
-        raise PolicyError(f"policies/backends.yaml: {key}: {first['msg']}") from None
+    return load_policy_model("backends", BackendPolicy)
 
 
 @dataclass

@@ -9,10 +9,12 @@ import it.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
+from pydantic import BaseModel, ValidationError
 
 from engine.errors import PolicyError
 
@@ -50,3 +52,24 @@ def read_policy_file(path: str | os.PathLike[str]) -> dict[str, Any]:
 def load_policy(name: str) -> dict[str, Any]:
     """Read ``policies/NAME.yaml``."""
     return read_policy_file(policy_dir() / f"{name}.yaml")
+
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def validate_policy(model: type[Model], data: Mapping[str, Any], source: str) -> Model:
+    """Validate a parsed policy with its model; a :class:`PolicyError` names ``source`` and
+    every bad key with its rule."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or '(top level)'}: {error['msg']}"
+            for error in exc.errors(include_url=False)
+        )
+        raise PolicyError(f"{source}: invalid policy: {problems}") from None
+
+
+def load_policy_model(name: str, model: type[Model]) -> Model:
+    """``policies/NAME.yaml``, validated with ``model``."""
+    return validate_policy(model, load_policy(name), str(policy_dir() / f"{name}.yaml"))

@@ -28,7 +28,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from engine.errors import (
     EngineError,
@@ -36,7 +36,6 @@ from engine.errors import (
     JobNotFound,
     MetadataError,
     PermissionDenied,
-    PolicyError,
     ProgramNotFound,
     ProgramRejected,
     QuotaExceeded,
@@ -44,7 +43,7 @@ from engine.errors import (
 )
 from engine.events import JobEvents
 from engine.jobs import RuntimeJob
-from engine.policies import load_policy
+from engine.policies import load_policy_model
 from engine.process_identity import is_alive, is_local
 from engine.program import ResultDecoder
 from engine.programs import RuntimeProgram
@@ -72,12 +71,8 @@ class ServicePolicy(BaseModel):
 
 
 def load_service_policy() -> ServicePolicy:
-    try:
-        return ServicePolicy.model_validate(load_policy("service"))
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(p) for p in first["loc"])
-        raise PolicyError(f"policies/service.yaml: {key}: {first['msg']}") from None
+    """The service policy from ``policies/service.yaml``."""
+    return load_policy_model("service", ServicePolicy)
 
 
 class _Core:

@@ -43,11 +43,10 @@ from pathlib import Path
 from types import MappingProxyType
 
 from pydantic import BaseModel, ConfigDict, PositiveInt
-from pydantic import ValidationError as PydanticValidationError
 
-from engine.errors import MetadataError, PolicyError, ProgramError
+from engine.errors import MetadataError, ProgramError
 from engine.metadata import MetadataPolicy, ProgramMetadata, load_metadata
-from engine.policies import load_policy, policy_dir
+from engine.policies import load_policy_model
 
 __all__ = [
     "ProgramPolicy",
@@ -81,15 +80,7 @@ class ProgramPolicy(BaseModel):
 @lru_cache(maxsize=1)
 def program_policy() -> ProgramPolicy:
     """The program policy from ``policies/program.yaml``, read once."""
-    source = policy_dir() / "program.yaml"
-    try:
-        return ProgramPolicy.model_validate(load_policy("program"))
-    except PydanticValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
-            for error in exc.errors(include_url=False)
-        )
-        raise PolicyError(f"{source}: invalid policy: {problems}") from None
+    return load_policy_model("program", ProgramPolicy)
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, ByteSize, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ByteSize, ConfigDict, Field, model_validator
 
 from engine.errors import PolicyError
-from engine.policies import load_policy, read_policy_file
+from engine.policies import load_policy_model, read_policy_file, validate_policy
 
 
 class _Strict(BaseModel):
@@ -71,19 +71,9 @@ class SandboxPolicy(_Strict):
             raise PolicyError(f"unknown resource profile {name!r} (known: {known})") from None
 
 
-def parse_sandbox_policy(data: dict, source: str = "sandbox policy") -> SandboxPolicy:
-    """Validate a sandbox policy mapping; errors name the key."""
-    try:
-        return SandboxPolicy.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(p) for p in first["loc"])
-        raise PolicyError(f"{source}: {key}: {first['msg']}") from None
-
-
 @lru_cache(maxsize=1)
 def load_sandbox_policy(path: str | None = None) -> SandboxPolicy:
     """The sandbox policy from ``policies/sandbox.yaml`` or from ``path``."""
     if path is None:
-        return parse_sandbox_policy(load_policy("sandbox"), "policies/sandbox.yaml")
-    return parse_sandbox_policy(read_policy_file(Path(path)), str(path))
+        return load_policy_model("sandbox", SandboxPolicy)
+    return validate_policy(SandboxPolicy, read_policy_file(Path(path)), str(path))

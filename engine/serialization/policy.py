@@ -12,10 +12,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
-from engine.errors import PolicyError
-from engine.policies import policy_dir, read_policy_file
+from engine.policies import policy_dir, read_policy_file, validate_policy
 
 POLICY_NAME = "serialization"
 
@@ -89,20 +88,9 @@ class SerializationPolicy(_Strict):
         return self.model_copy(update={"settings_allowlist": parsed})
 
 
-def _validation_message(source: str, exc: ValidationError) -> str:
-    problems = []
-    for error in exc.errors():
-        where = ".".join(str(part) for part in error["loc"]) or "<top>"
-        problems.append(f"{where}: {error['msg']}")
-    return f"{source}: invalid serialization policy: " + "; ".join(problems)
-
-
 def parse_policy(data: dict[str, Any], source: str = "<policy>") -> SerializationPolicy:
     """Validate a policy mapping; errors name the source and every bad field."""
-    try:
-        return SerializationPolicy.model_validate(data)
-    except ValidationError as exc:
-        raise PolicyError(_validation_message(source, exc)) from None
+    return validate_policy(SerializationPolicy, data, source)
 
 
 def load_policy_file(path: str | os.PathLike[str]) -> SerializationPolicy:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -27,6 +26,7 @@ import uuid
 from pathlib import Path
 
 import psutil
+from table import print_table
 
 REPO = Path(__file__).resolve().parent.parent
 HELLO = REPO / "program_source" / "hello_world"
@@ -183,22 +183,6 @@ def main() -> None:
                  f"{(memory.peak - memory.baseline) / 1e6:.0f} MB", f"shape {array.shape}"))
 
     print_table(rows)
-
-
-def print_table(rows: list[tuple[str, str, str]]) -> None:
-    cpu = platform.machine()
-    try:
-        with open("/proc/cpuinfo") as handle:
-            cpu = next(line.split(":", 1)[1].strip() for line in handle
-                       if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    print(f"machine: {cpu}, {psutil.cpu_count()} cores, "
-          f"{psutil.virtual_memory().total / 2**30:.0f} GiB, Python {platform.python_version()}")
-    width = max(len(r[0]) for r in rows)
-    print(f"{'measure'.ljust(width)}  {'value':>10}  note")
-    for name, value, note in rows:
-        print(f"{name.ljust(width)}  {value:>10}  {note}")
 
 
 if __name__ == "__main__":

@@ -14,13 +14,12 @@ Run: ``.venv/bin/python bench/service.py [--runs N]``. Needs Docker.
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
-import psutil
+from table import print_table
 
 TRIVIAL = "def main(backend, user_messenger, **kwargs):\n    return 'ok'\n"
 CHATTY = (
@@ -92,7 +91,7 @@ def main() -> None:
         finally:
             service.close()
 
-    _print(rows)
+    print_table(rows)
 
 
 def _fill_programs(service, count: int) -> None:
@@ -108,22 +107,6 @@ def _fill_programs(service, count: int) -> None:
                 name=f"program-{index}", owner="bench", metadata=metadata.to_dict(),
                 source_hash=source.source_hash, entry=source.entry, files=dict(source.files),
             )
-
-
-def _print(rows: list[tuple[str, str, str]]) -> None:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as handle:
-            cpu = next(line.split(":", 1)[1].strip() for line in handle
-                       if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    print(f"machine: {cpu}, {psutil.cpu_count()} cores, "
-          f"{psutil.virtual_memory().total / 2**30:.0f} GiB, Python {platform.python_version()}")
-    width = max(len(r[0]) for r in rows)
-    print(f"{'measure'.ljust(width)}  {'value':>10}  note")
-    for name, value, note in rows:
-        print(f"{name.ljust(width)}  {value:>10}  {note}")
 
 
 if __name__ == "__main__":

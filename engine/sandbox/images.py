@@ -343,13 +343,21 @@ def ensure_runtime_image(
     """
     client = _client(client)
     settings = get_settings()
+    known = _known_runtime.get(settings.image_prefix)
+    if known is not None and _existing(client, *known) is not None:
+        return known[0]  # resolved earlier in this process: skip hashing the inputs again
     recipe = runtime_recipe(client, progress, settings)
-    if _existing(client, recipe.tag, recipe.content_hash) is not None:
-        return recipe.tag
-    with build_lock(settings.cache_dir, "runtime-build"):
-        if _existing(client, recipe.tag, recipe.content_hash) is None:
-            build_runtime_image(client, recipe, progress, settings)
+    if _existing(client, recipe.tag, recipe.content_hash) is None:
+        with build_lock(settings.cache_dir, "runtime-build"):
+            if _existing(client, recipe.tag, recipe.content_hash) is None:
+                build_runtime_image(client, recipe, progress, settings)
+    _known_runtime[settings.image_prefix] = (recipe.tag, recipe.content_hash)
     return recipe.tag
+
+
+# The runtime image each process resolved, by image prefix: its inputs (the engine's
+# sandbox-side sources, the pinned wheels, the base image) are hashed once per process.
+_known_runtime: dict[str, tuple[str, str]] = {}
 
 
 def build_runtime_image(

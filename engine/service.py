@@ -121,6 +121,20 @@ class _Core:
         self.database.close()
 
 
+def _warm_pool() -> Any:
+    """The warm pool ``policies/sandbox.yaml`` asks for, or ``None``."""
+    from engine.sandbox.policy import load_sandbox_policy
+
+    policy = load_sandbox_policy()
+    if policy.warm_pool_size == 0:
+        return None
+    from engine.sandbox.docker_client import shared_client
+    from engine.sandbox.pool import WarmPool
+
+    return WarmPool(shared_client(), size=policy.warm_pool_size,
+                    ready_timeout=policy.timing.ready_timeout_seconds)
+
+
 def _make_executor(kind: str, core: _Core, max_concurrent_jobs: int, *,
                    ray_address: str | None = None, settings: Settings | None = None) -> Any:
     if kind == "ray":
@@ -150,6 +164,7 @@ def _make_executor(kind: str, core: _Core, max_concurrent_jobs: int, *,
         poll_seconds=core.policy.poll_seconds,
         heartbeat_seconds=core.policy.heartbeat_seconds,
         registry=core.registry,
+        pool=_warm_pool(),
     )
 
 

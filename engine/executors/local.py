@@ -47,6 +47,7 @@ class LocalExecutor(ClaimingExecutor):
         poll_seconds: float,
         heartbeat_seconds: float,
         registry: Any = None,
+        pool: Any = None,
         worker_id: str | None = None,
     ) -> None:
         super().__init__(
@@ -59,6 +60,7 @@ class LocalExecutor(ClaimingExecutor):
             worker_id=worker_id,
         )
         self.registry = registry
+        self.pool = pool  # a WarmPool, or None for a cold container per job
 
     def _execute(self, job: JobRecord, cancel: threading.Event) -> dict[str, Any]:
         from engine.metadata import load_metadata
@@ -79,5 +81,11 @@ class LocalExecutor(ClaimingExecutor):
             cancel=cancel,
             job_id=job.id,
             registry=self.registry,
+            pool=self.pool,
         )
         return final_fields(outcome_dict(outcome), socket.gethostname())
+
+    def shutdown(self, grace: float) -> None:
+        super().shutdown(grace)
+        if self.pool is not None:
+            self.pool.close()

@@ -151,6 +151,7 @@ def run_program(
     client: Any = None,
     registry: Any = None,
     policy: SandboxPolicy | None = None,
+    pool: Any = None,
 ) -> Outcome:
     """Run ``program`` in a fresh sandbox container and return its :class:`Outcome`.
 
@@ -159,7 +160,8 @@ def run_program(
     thread that relays the run. ``inputs`` are the keyword arguments of ``main``; they are validated
     against ``spec.parameters`` when there is metadata. Bad arguments raise (and leave no
     container behind) before the program runs; everything that happens once it runs ends in
-    the returned Outcome.
+    the returned Outcome. With a :class:`~engine.sandbox.pool.WarmPool`, the run takes a
+    container started ahead of time when one is ready.
     """
     from engine.metadata import validate_inputs
     from engine.sandbox.docker_client import shared_client
@@ -198,12 +200,14 @@ def run_program(
 
     client = client or shared_client()
     image = ensure_program_image(source.files, client=client)
+    spec = ContainerSpec(image=image, job_id=job_id, profile=resources,
+                         runtime=get_settings().sandbox_runtime)
     run = _Run(
         client=client,
         registry=registry,
         policy=policy,
-        spec=ContainerSpec(image=image, job_id=job_id, profile=resources,
-                           runtime=get_settings().sandbox_runtime),
+        spec=spec,
+        warm=pool.take(spec) if pool is not None else None,
         on_interim=on_interim,
         cancel=cancel or threading.Event(),
         max_execution_time=max_execution_time,
@@ -215,7 +219,7 @@ class _Run:
     """The state of one run while its container is alive."""
 
     def __init__(self, *, client: Any, registry: Any, policy: SandboxPolicy,
-                 spec: ContainerSpec,
+                 spec: ContainerSpec, warm: SandboxContainer | None,
                  on_interim: Callable[[InterimMessage], None] | None, cancel: threading.Event,
                  max_execution_time: float) -> None:
         from engine.backends import JobUsage
@@ -223,7 +227,8 @@ class _Run:
         self.registry = registry
         self.policy = policy
         self.limits = policy.protocol
-        self.container = SandboxContainer(client, spec)
+        self.container = warm or SandboxContainer(client, spec)
+        self.warm = warm is not None
         self.on_interim = on_interim
         self.cancel = cancel
         self.max_execution_time = max_execution_time
@@ -257,8 +262,11 @@ class _Run:
         preparing.start()
         try:
             try:
-                self.container.create()
-                self.container.start()
+                if self.warm:
+                    self.ready_at = time.monotonic()  # its runner said ready in the pool
+                else:
+                    self.container.create()
+                    self.container.start()
                 self.started_at = time.monotonic()
             finally:
                 preparing.join()
@@ -475,6 +483,7 @@ class _Run:
         self.outcome.logs = logs
         return {
             "wall_seconds": round(wall, 4),
+            "warm_start": self.warm,
             "start_seconds": (round(self.ready_at - self.started_at, 4)
                               if self.ready_at is not None else None),
             "cpu_seconds": round(self.cpu, 4) if self.cpu is not None else None,

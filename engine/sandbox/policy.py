@@ -52,6 +52,7 @@ class SandboxPolicy(_Strict):
     protocol: ProtocolLimits
     logs: LogLimits
     timing: Timing
+    warm_pool_size: int = Field(default=0, ge=0, le=64)
     default_profile: str
     profiles: dict[str, ResourceProfile]
 

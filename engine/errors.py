@@ -160,3 +160,24 @@ class RuntimeJobTimeout(EngineError, TimeoutError):
 
 class QuotaExceeded(EngineError):
     """A per-user limit (queued jobs, request rate) would be exceeded; try again later."""
+
+
+# --- the daemon and its client -------------------------------------------------------------
+
+
+class RemoteError(EngineError):
+    """The daemon refused a request for a reason the embedded service has no class for
+    (a body over the size limit, a server fault), or could not be reached.
+
+    ``status`` is the HTTP status (``None`` when no answer came), ``problem`` the RFC 7807
+    document the daemon sent.
+    """
+
+    def __init__(self, message: str, status: int | None = None, problem: Any = None) -> None:
+        self.status = status
+        self.problem = problem
+        super().__init__(message)
+
+
+class AuthenticationError(RemoteError):
+    """A request to the daemon carried no bearer token, or one that is unknown or revoked."""

@@ -25,11 +25,13 @@ def _register_commands() -> None:
         programs_command,
         run_command,
         scan_command,
+        serve_command,
+        users_command,
         version_command,
     )
 
-    for module in (run_command, scan_command, programs_command, jobs_command, images_command,
-                   version_command):
+    for module in (run_command, scan_command, programs_command, jobs_command, serve_command,
+                   users_command, images_command, version_command):
         module.register(app)
 
 

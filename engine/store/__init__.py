@@ -23,6 +23,7 @@ from engine.store.records import (
     ProgramVersionRecord,
     Recovery,
 )
+from engine.store.users import UserRecord, UserRepository, check_user_name
 
 __all__ = [
     "ACTIVE_STATUSES",
@@ -38,6 +39,9 @@ __all__ = [
     "ProgramVersionRecord",
     "Recovery",
     "Transaction",
+    "UserRecord",
+    "UserRepository",
+    "check_user_name",
     "default_url",
     "new_job_id",
     "new_program_id",

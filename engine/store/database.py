@@ -41,6 +41,7 @@ from engine.errors import ConfigurationError
 from engine.settings import Settings, get_settings
 from engine.store.jobs import JobRepository
 from engine.store.programs import ProgramRepository
+from engine.store.users import UserRepository
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 DATABASE_FILE = "engine.db"
@@ -60,6 +61,7 @@ class Transaction:
     programs: ProgramRepository
     jobs: JobRepository
     writable: bool
+    users: UserRepository
 
 
 class Database:
@@ -150,6 +152,7 @@ def _transaction(session: Session, *, writable: bool) -> Transaction:
         programs=ProgramRepository(session, writable=writable),
         jobs=JobRepository(session, writable=writable),
         writable=writable,
+        users=UserRepository(session, writable=writable),
     )
 
 

@@ -19,7 +19,7 @@ import secrets
 import string
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import ColumnElement, Row, Table, delete, func, insert, select, text, update
 
@@ -407,6 +407,23 @@ class JobRepository(Repository):
         )
         return {(JobStatus(status), reason): int(n) for status, reason, n in rows}
 
+    def ended_since(self, after: datetime, *, limit: int | None = None) -> list[JobTiming]:
+        """Jobs that reached their final state after ``after``, in the order they ended."""
+        check_aware(after, "after")
+        check_page(limit, 0)
+        query = (
+            select(_JOBS.c.id, _JOBS.c.status, _JOBS.c.reason, _JOBS.c.started_at,
+                   _JOBS.c.ended_at, _JOBS.c.metrics)
+            .where(_JOBS.c.ended_at > after)
+            .order_by(_JOBS.c.ended_at, _JOBS.c.id)
+        )
+        if limit is not None:
+            query = query.limit(limit)
+        return [
+            JobTiming(job_id, JobStatus(status), reason, started, ended, decode_json(metrics))
+            for job_id, status, reason, started, ended, metrics in self.session.execute(query)
+        ]
+
     def count_by_status(self) -> dict[JobStatus, int]:
         """The number of jobs in each status, every status present (zero included)."""
         totals = dict.fromkeys(JobStatus, 0)
@@ -419,6 +436,17 @@ class JobRepository(Repository):
         if record is None:  # pragma: no cover - written in this same transaction
             raise LookupError(f"job {job_id!r} vanished inside its own transaction")
         return record
+
+
+class JobTiming(NamedTuple):
+    """When a finished job started and ended, and its metrics (for the daemon's metrics)."""
+
+    id: str
+    status: JobStatus
+    reason: str | None
+    started_at: datetime | None
+    ended_at: datetime
+    metrics: dict[str, Any]
 
 
 def _statuses(status: StatusFilter) -> list[str] | None:

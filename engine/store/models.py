@@ -1,6 +1,6 @@
 """The store's tables as SQLAlchemy 2 declarative models.
 
-Five tables:
+Seven tables:
 
 ``programs``
     One row per program: its id (``<name>-<random suffix>``), current name, owner, visibility,
@@ -16,13 +16,17 @@ Five tables:
     the ``(status, created_at)`` index serves the queue, ``(owner, created_at)`` the listings.
 ``job_messages``
     The interim messages of a job, numbered from 1 without gaps; deleted with the job.
+``users``
+    The daemon's users: a name (what ``owner`` columns hold) and an admin flag.
+``api_tokens``
+    Bearer tokens of users, kept only as SHA-256 hashes; revoked ones are kept, marked.
 
 Times are timezone-aware UTC :class:`~datetime.datetime` objects on the Python side
 (:class:`UTCDateTime`). JSON columns are stored as text and decoded by the query modules,
 which hand callers plain records (:mod:`engine.store.records`), never these live objects.
 
-The migration ``migrations/versions/0001_initial.py`` creates exactly this schema; a test
-compares the two.
+The migrations under ``migrations/versions/`` create exactly this schema; a test compares
+the two.
 """
 
 from __future__ import annotations
@@ -205,7 +209,33 @@ class JobMessage(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class User(Base):
+    """A user of the daemon; the embedded service names users without storing them."""
+
+    __tablename__ = "users"
+
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH), primary_key=True)
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ApiToken(Base):
+    """One bearer token of a user, as the hex SHA-256 of the token (never the token)."""
+
+    __tablename__ = "api_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_name: Mapped[str] = mapped_column(
+        String(NAME_LENGTH), ForeignKey("users.name", ondelete="CASCADE")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_api_tokens_user_name", "user_name"),)
+
+
 __all__ = [
+    "ApiToken",
     "Base",
     "Job",
     "JobMessage",
@@ -213,4 +243,5 @@ __all__ = [
     "ProgramFile",
     "ProgramVersion",
     "UTCDateTime",
+    "User",
 ]

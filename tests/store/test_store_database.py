@@ -21,7 +21,9 @@ from engine.store import Database, default_url, open_database
 from engine.store.models import Base
 
 WORKER = Path(__file__).with_name("store_worker.py")
-TABLES = {"programs", "program_versions", "program_files", "jobs", "job_messages"}
+TABLES = {"programs", "program_versions", "program_files", "jobs", "job_messages", "users",
+          "api_tokens"}
+HEAD = "0002"
 
 
 def _tables(path: Path) -> set[str]:
@@ -43,7 +45,7 @@ def test_migrations_create_the_schema_on_an_empty_file(tmp_path: Path) -> None:
     open_database(home=tmp_path).close()
 
     assert _tables(path) == TABLES | {"alembic_version"}
-    assert _revision(path) == ["0001"]
+    assert _revision(path) == [HEAD]
 
 
 def test_second_open_is_idempotent_and_keeps_data(tmp_path: Path, add_program) -> None:
@@ -52,7 +54,7 @@ def test_second_open_is_idempotent_and_keeps_data(tmp_path: Path, add_program) -
 
     with open_database(home=tmp_path) as db, db.read() as tx:
         assert tx.programs.get(program.id) == program
-    assert _revision(tmp_path / "engine.db") == ["0001"]
+    assert _revision(tmp_path / "engine.db") == [HEAD]
 
 
 def test_migrated_schema_matches_the_models(db: Database) -> None:
@@ -98,7 +100,7 @@ def test_url_wins_over_settings_and_home(tmp_path: Path) -> None:
 def test_settings_url_is_used_when_no_url_is_given(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path / "home", database_url=str(default_url(tmp_path / "x")))
     open_database(settings=settings).close()
-    assert _revision(tmp_path / "x" / "engine.db") == ["0001"]
+    assert _revision(tmp_path / "x" / "engine.db") == [HEAD]
 
 
 @pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])
@@ -186,7 +188,7 @@ def test_two_processes_opening_a_new_file_at_once_both_succeed(tmp_path: Path) -
     assert [worker.returncode for worker in workers] == [0, 0]
     assert all(json.loads(output) == {"opened": True} for output in outputs)
     assert _tables(tmp_path / "engine.db") == TABLES | {"alembic_version"}
-    assert _revision(tmp_path / "engine.db") == ["0001"]
+    assert _revision(tmp_path / "engine.db") == [HEAD]
 
 
 def test_a_nested_write_on_one_thread_fails_fast(db: Database, add_job) -> None:

@@ -1,0 +1,252 @@
+"""Daemon benchmark: status reads per second, HTTP overhead on a job, event delay.
+
+    .venv/bin/python bench/server.py [--jobs 15] [--seconds 5] [--messages 30]
+
+Starts ``program-engine serve`` on 127.0.0.1 with a fresh home and a copy of ``policies/``
+whose per-user rate limit is lifted (the figures measure the daemon, not the limiter), and
+an embedded ``RuntimeService`` on another fresh home for comparison. Prints:
+
+- job-status reads (``GET /v1/jobs/{id}``) per second, on one keep-alive connection and
+  on eight at once;
+- submit-to-result latency of hello_world (``iterations=1``) over HTTP and embedded, runs
+  alternating. The sandbox's own time varies by more than the difference sought, so each
+  run's *overhead* is its latency minus the job's time in the store (``created_at`` to
+  ``ended_at``): what the caller waits outside the job. Target: HTTP adds under 30 ms;
+- the delay from ``publish()`` in the program to the callback in the client, over the event
+  stream and embedded (container and host share the clock).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+CLI = Path(sys.executable).with_name("program-engine")
+HELLO = REPO / "program_source" / "hello_world"
+TICKER = (
+    "import time\n\n"
+    "def main(backend, user_messenger, **kwargs):\n"
+    "    for i in range(kwargs['count']):\n"
+    "        user_messenger.publish({'tick': i, 'sent': time.time()})\n"
+    "        time.sleep(kwargs['interval'])\n"
+    "    return kwargs['count']\n"
+)
+TICKER_METADATA = {"name": "ticker", "description": "Publishes.", "max_execution_time": 300}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _policies(target: Path) -> Path:
+    shutil.copytree(REPO / "policies", target)
+    path = target / "server.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["rate_limit"] = {"requests_per_second": 1_000_000, "burst": 1_000_000}
+    path.write_text(yaml.safe_dump(data))
+    return target
+
+
+class _Daemon:
+    def __init__(self, home: Path, policies: Path) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ENGINE_")}
+        env["ENGINE_POLICY_DIR"] = str(policies)
+        self.process = subprocess.Popen(
+            [str(CLI), "serve", "--port", str(self.port), "--home", str(home),
+             "--log-level", "warning"], env=env)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise RuntimeError("the daemon did not start")
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=120)
+
+
+def _token(home: Path, name: str) -> str:
+    from engine.server.tokens import new_token, token_hash
+    from engine.store import open_database
+
+    token = new_token()
+    with open_database(home=home) as database, database.write() as tx:
+        tx.users.create(name)
+        tx.users.add_token(name, token_hash(token))
+    return token
+
+
+# --- status reads ------------------------------------------------------------------------------
+
+
+def bench_status_reads(url: str, token: str, job_id: str, seconds: float) -> list[str]:
+    def reader(stop: float, counts: list[int]) -> None:
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}) as client:
+            n = 0
+            while time.monotonic() < stop:
+                response = client.get(f"/v1/jobs/{job_id}")
+                assert response.status_code == 200, response.text
+                n += 1
+            counts.append(n)
+
+    rows = []
+    for connections in (1, 8):
+        counts: list[int] = []
+        stop = time.monotonic() + seconds
+        threads = [threading.Thread(target=reader, args=(stop, counts))
+                   for _ in range(connections)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        rate = sum(counts) / seconds
+        rows.append(f"job-status GETs per second, {connections} connection(s): {rate:,.0f}")
+    return rows
+
+
+# --- submit to result --------------------------------------------------------------------------
+
+
+def _run_and_time(service: Any, program_id: str) -> tuple[float, float]:
+    """Latency of run() to result() in ms, and that minus the job's time in the store."""
+    started = time.perf_counter()
+    job = service.run(program_id, {"iterations": 1})
+    job.result(timeout=300)
+    latency = (time.perf_counter() - started) * 1000
+    record = service.job_record(job.job_id())
+    in_store = (record.ended_at - record.created_at).total_seconds() * 1000
+    return latency, latency - in_store
+
+
+def bench_latency(remote: Any, embedded: Any, runs: int) -> list[str]:
+    remote_id = remote.upload_program(str(HELLO))
+    embedded_id = embedded.upload_program(str(HELLO))
+    _run_and_time(remote, remote_id)  # warm both paths up
+    _run_and_time(embedded, embedded_id)
+    samples: dict[str, list[tuple[float, float]]] = {"http": [], "embedded": []}
+    for _ in range(runs):
+        samples["http"].append(_run_and_time(remote, remote_id))
+        samples["embedded"].append(_run_and_time(embedded, embedded_id))
+    rows = []
+    for name, values in samples.items():
+        latency = statistics.median(v[0] for v in values)
+        overhead = statistics.median(v[1] for v in values)
+        rows.append(f"hello_world submit-to-result, {name}: median {latency:.0f} ms "
+                    f"(outside the job: median {overhead:.1f} ms)")
+    added = (statistics.median(v[1] for v in samples["http"])
+             - statistics.median(v[1] for v in samples["embedded"]))
+    rows.append(f"HTTP adds (median overhead difference over {runs} runs each): "
+                f"{added:.1f} ms (target < 30 ms)")
+    return rows
+
+
+# --- publish to callback -------------------------------------------------------------------------
+
+
+def _delays(service: Any, program_id: str, count: int) -> list[float]:
+    delays: list[float] = []
+    done = threading.Event()
+
+    def on_message(_job_id: str, message: dict[str, Any]) -> None:
+        delays.append((time.time() - message["sent"]) * 1000)
+        if len(delays) == count:
+            done.set()
+
+    job = service.run(program_id, {"count": count, "interval": 0.1}, callback=on_message)
+    job.result(timeout=300)
+    done.wait(timeout=30)
+    return delays
+
+
+def bench_events(remote: Any, embedded: Any, count: int) -> list[str]:
+    rows = []
+    for name, service in (("event stream (HTTP)", remote), ("embedded callback", embedded)):
+        program_id = service.upload_program(TICKER, TICKER_METADATA)
+        delays = sorted(_delays(service, program_id, count))
+        p95 = delays[max(0, int(len(delays) * 0.95) - 1)]
+        rows.append(f"publish() to callback, {name}: median {statistics.median(delays):.1f} ms, "
+                    f"p95 {p95:.1f} ms, max {delays[-1]:.1f} ms ({len(delays)} messages)")
+    return rows
+
+
+def _machine() -> str:
+    import docker
+
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    version = docker.from_env().version().get("Version", "?")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return (f"machine: {cpu}, {os.cpu_count()} cores, {memory:.1f} GiB, "
+            f"{platform.system()} {platform.release()}, Python {platform.python_version()}, "
+            f"Docker {version}; load average at start {load}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--jobs", type=int, default=15, help="latency runs per path")
+    parser.add_argument("--seconds", type=float, default=5, help="duration of each read test")
+    parser.add_argument("--messages", type=int, default=30, help="interim messages per run")
+    args = parser.parse_args()
+
+    from engine.client import RemoteRuntimeService
+    from engine.service import RuntimeService
+
+    print(_machine())
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch)
+        daemon = _Daemon(root / "daemon", _policies(root / "policies"))
+        rows: list[str] = []
+        try:
+            token = _token(root / "daemon", "bench")
+            with RemoteRuntimeService(daemon.url, token) as remote, \
+                    RuntimeService(home=root / "embedded", user="bench") as embedded:
+                program_id = remote.upload_program(str(HELLO))
+                job = remote.run(program_id, {"iterations": 1})
+                job.result(timeout=300)
+                steps: list[tuple[str, Callable[[], list[str]]]] = [
+                    ("status reads", lambda: bench_status_reads(daemon.url, token,
+                                                               job.job_id(), args.seconds)),
+                    ("latency", lambda: bench_latency(remote, embedded, args.jobs)),
+                    ("events", lambda: bench_events(remote, embedded, args.messages)),
+                ]
+                for _name, step in steps:
+                    for row in step():
+                        print(row, flush=True)
+                        rows.append(row)
+        finally:
+            daemon.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+"""``program-engine users``: the daemon's users and their bearer tokens.
+
+``users add NAME [--admin]`` creates a user and prints their first token on stdout, once
+(only its SHA-256 is stored). ``users token NAME`` issues another token. ``users revoke
+NAME`` revokes every token of the user (their programs and jobs stay theirs). ``users list``
+shows who exists. They work on the store directly, whether or not the daemon runs; use the
+same ``--home``/``--database-url``/``--config`` as ``serve``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+import typer
+
+from engine.cli.output import console, error_console, print_json
+from engine.cli.serve_command import ConfigOption, DatabaseOption, HomeOption, load_settings
+
+users_app = typer.Typer(
+    help="Manage the daemon's users and their bearer tokens.", no_args_is_help=True
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(users_app, name="users")
+
+
+@contextmanager
+def _store(home: Any, database_url: Any, config: Any) -> Iterator[Any]:
+    from engine.errors import EngineError
+    from engine.store import open_database
+
+    settings = load_settings(config, home=home, database_url=database_url)
+    try:
+        database = open_database(settings.database_url, home=settings.home, settings=settings)
+    except EngineError as exc:
+        _fail(str(exc))
+    try:
+        yield database
+    except (ValueError, LookupError) as exc:
+        _fail(str(exc).strip("'\""))
+    finally:
+        database.close()
+
+
+def _fail(message: str) -> None:
+    from rich.markup import escape
+
+    error_console.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+def _issue(database: Any, name: str, *, create: bool, is_admin: bool = False) -> str:
+    from engine.server.tokens import new_token, token_hash
+
+    token = new_token()
+    with database.write() as tx:
+        if create:
+            tx.users.create(name, is_admin=is_admin)
+        tx.users.add_token(name, token_hash(token))
+    return token
+
+
+def _show_token(token: str, name: str) -> None:
+    typer.echo(token)
+    error_console.print(
+        f"token for {name}: shown once, only its hash is stored; keep it secret",
+        highlight=False,
+    )
+
+
+@users_app.command("add")
+def add(
+    name: Annotated[str, typer.Argument(help="The user's name (letters, digits, . _ @ -).")],
+    admin: Annotated[bool, typer.Option("--admin", help="May see and change everything.")] = False,
+    home: HomeOption = None,
+    database_url: DatabaseOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Add a user and print their bearer token (once)."""
+    with _store(home, database_url, config) as database:
+        token = _issue(database, name, create=True, is_admin=admin)
+    _show_token(token, name)
+
+
+@users_app.command("token")
+def token(
+    name: Annotated[str, typer.Argument(help="An existing user.")],
+    home: HomeOption = None,
+    database_url: DatabaseOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Issue another bearer token for an existing user (printed once)."""
+    with _store(home, database_url, config) as database:
+        issued = _issue(database, name, create=False)
+    _show_token(issued, name)
+
+
+@users_app.command("revoke")
+def revoke(
+    name: Annotated[str, typer.Argument(help="The user whose tokens to revoke.")],
+    home: HomeOption = None,
+    database_url: DatabaseOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Revoke every token of a user; requests with them get 401 from now on."""
+    with _store(home, database_url, config) as database, database.write() as tx:
+        count = tx.users.revoke(name)
+    console.print(f"revoked {count} token(s) of {name}", highlight=False)
+
+
+@users_app.command("list")
+def list_users(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    home: HomeOption = None,
+    database_url: DatabaseOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """The users, whether they are admins, and how many valid tokens they hold."""
+    from rich.table import Table
+
+    with _store(home, database_url, config) as database, database.read() as tx:
+        users = tx.users.list()
+    if as_json:
+        print_json([{"name": u.name, "is_admin": u.is_admin, "active_tokens": u.active_tokens,
+                     "created_at": u.created_at.isoformat()} for u in users])
+        return
+    table = Table("name", "admin", "tokens", "created")
+    for user in users:
+        table.add_row(user.name, "yes" if user.is_admin else "", str(user.active_tokens),
+                      user.created_at.astimezone().strftime("%Y-%m-%d %H:%M:%S"))
+    console.print(table)

@@ -1,0 +1,182 @@
+"""``/v1/jobs``: run programs, follow jobs, read their results, cancel and delete them.
+
+``GET /v1/jobs/{id}`` answers with a weak ``ETag`` (status and message count). With
+``If-None-Match`` and ``wait=SECONDS`` it is a long poll: it returns as soon as the job
+changes, or 304 after the wait. That is how the remote client waits for a job as quickly as
+the embedded one does.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+
+from engine.errors import InputValidationError
+from engine.server.auth import Service
+from engine.server.problems import Problem, openapi_responses
+from engine.server.schemas import (
+    InterimOut,
+    JobList,
+    JobOut,
+    RunRequest,
+    job_etag,
+    job_json,
+)
+from engine.server.streams import job_events, job_record, wait_until_changed
+from engine.store import JobStatus
+
+router = APIRouter(
+    prefix="/v1/jobs",
+    tags=["jobs"],
+    responses=openapi_responses(401, 404, 422, 429),
+)
+
+INCLUDABLE = frozenset({"result", "logs"})
+
+
+@router.post("", status_code=201, response_model=JobOut,
+             responses=openapi_responses(413, 503))
+def run_job(request: Request, response: Response, body: RunRequest,
+            service: Service) -> dict[str, Any]:
+    """Queue a job: inputs are validated against the program's schema first."""
+    job = service.run(body.program_id, body.inputs, body.options)
+    response.headers["Location"] = f"/v1/jobs/{job.job_id()}"
+    return job_json(_record_of(job))
+
+
+@router.get("", response_model=JobList)
+def list_jobs(
+    request: Request,
+    service: Service,
+    program_id: str | None = None,
+    status: Annotated[str | None, Query(description="QUEUED, RUNNING, DONE, ...")] = None,
+    limit: Annotated[int, Query(ge=0)] = 10,
+    skip: Annotated[int, Query(ge=0)] = 0,
+    created_after: Annotated[
+        datetime | None, Query(description="ISO 8601 with a time zone.")
+    ] = None,
+) -> dict[str, Any]:
+    """The caller's jobs (everyone's for an admin), newest first."""
+    if status is not None and status.upper() not in JobStatus.__members__:
+        raise InputValidationError(
+            [("status", f"must be one of {', '.join(JobStatus.__members__)}")], what="filters"
+        )
+    limit = min(limit, request.app.state.policy.max_page_size)
+    jobs = service.jobs(program_id=program_id, status=status, limit=limit, skip=skip,
+                        created_after=created_after)
+    return {"jobs": [job_json(_record_of(job)) for job in jobs]}
+
+
+@router.get("/{job_id}", response_model=JobOut, responses={304: {"description": "Unchanged"}})
+async def get_job(
+    request: Request,
+    job_id: str,
+    service: Service,
+    include: Annotated[list[str], Query(description="result, logs (once final)")] = [],  # noqa: B006
+    wait: Annotated[float, Query(ge=0, description="Long poll: seconds to wait for a change "
+                                 "of the job the If-None-Match ETag describes.")] = 0,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    """Status, reason, metrics and error of a job."""
+    unknown = sorted(set(include) - INCLUDABLE)
+    if unknown:
+        raise InputValidationError(
+            [("include", f"unknown value {name!r} (known: logs, result)") for name in unknown],
+            what="query parameters",
+        )
+    state = request.app.state
+    if if_none_match is not None and wait > 0:
+        record = await wait_until_changed(service, job_id, if_none_match, wait, state.policy,
+                                          state.draining)
+    else:
+        record = await job_record(service, job_id)
+    etag = job_etag(record)
+    if if_none_match is not None and if_none_match == etag:
+        return Response(status_code=304, headers={"ETag": etag})
+    return JSONResponse(job_json(record, frozenset(include)), headers={"ETag": etag})
+
+
+@router.get("/{job_id}/result", responses={
+    200: {"content": {"application/json": {}}, "description": "The encoded result."},
+    **openapi_responses(409)})
+def get_result(job_id: str, service: Service) -> Response:
+    """The result as RuntimeEncoder wrote it; 409 until the job is DONE."""
+    record = service.job_record(job_id)
+    if record.status is JobStatus.DONE:
+        return Response(record.result if record.result is not None else "null",
+                        media_type="application/json")
+    if not record.is_final:
+        detail = f"job {job_id} is {record.status.value}; its result is not there yet"
+        error = "RemoteError"
+    else:
+        detail = f"job {job_id} ended {record.status.value} ({record.reason}) without a result"
+        error = ("RuntimeJobFailure" if record.status is JobStatus.ERROR
+                 else "RuntimeJobCancelled")
+    return Problem(409, "no-result", "No result", detail,
+                   {"error": error, "status_of_job": record.status.value,
+                    "reason": record.reason}).response()
+
+
+@router.get("/{job_id}/interim", response_model=list[InterimOut])
+def get_interim(job_id: str, service: Service,
+                after: Annotated[int, Query(ge=0)] = 0) -> list[dict[str, Any]]:
+    """Interim messages with a sequence number above ``after``, in order."""
+    service.job_record(job_id)  # visibility first
+    return [{"seq": seq, "data": data} for seq, data in service.job_messages(job_id, after)]
+
+
+@router.get("/{job_id}/logs", response_class=PlainTextResponse)
+def get_logs(job_id: str, service: Service) -> PlainTextResponse:
+    """What the program printed (capped by the sandbox)."""
+    return PlainTextResponse(service.job_record(job_id).logs)
+
+
+@router.get("/{job_id}/stream", response_class=StreamingResponse, responses={
+    200: {"content": {"text/event-stream": {}}, "description": "Server-sent events."}})
+async def stream_job(
+    request: Request,
+    job_id: str,
+    service: Service,
+    last_event_id: Annotated[int | None, Query(ge=0, description="Resume after this seq.")] = None,
+    last_event_id_header: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> StreamingResponse:
+    """Interim messages as server-sent events, then the final state; resumable."""
+    after = last_event_id or 0
+    if last_event_id_header is not None and last_event_id_header.strip():
+        text = last_event_id_header.strip()
+        if not text.isdigit() or len(text) > 18:
+            raise InputValidationError(
+                [("Last-Event-ID", "must be a message sequence number (a non-negative integer)")],
+                what="headers",
+            )
+        after = int(text)
+    await job_record(service, job_id)  # 404 before the stream starts
+    state = request.app.state
+    return StreamingResponse(
+        job_events(service, job_id, after, state.policy, state.draining),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.post("/{job_id}/cancel", status_code=202, response_model=JobOut,
+             responses=openapi_responses(403))
+def cancel_job(job_id: str, service: Service) -> dict[str, Any]:
+    """Cancel: a queued job ends at once, a running one's sandbox is stopped."""
+    service.cancel_job(job_id)
+    return job_json(service.job_record(job_id))
+
+
+@router.delete("/{job_id}", status_code=204, responses=openapi_responses(403))
+def delete_job(job_id: str, service: Service) -> Response:
+    """Delete the job and its results (a running job is cancelled first)."""
+    service.delete_job(job_id)
+    return Response(status_code=204)
+
+
+def _record_of(job: Any) -> Any:
+    """The record a listed job was built from (the listing query already read it)."""
+    return job._record

@@ -1,0 +1,44 @@
+"""Running the app with uvicorn, and shutting it down gracefully on SIGTERM or SIGINT.
+
+On the first signal the app is marked draining at once: open event streams end (clients
+reconnect later), long polls return, ``/readyz`` turns 503. uvicorn then stops accepting
+connections, gives open requests ``drain_seconds`` to finish, and runs the app's lifespan
+shutdown, which stops the job service gracefully (see :mod:`engine.server.app`).
+"""
+
+from __future__ import annotations
+
+import threading
+from types import FrameType
+
+import uvicorn
+
+from engine.server.app import create_app
+from engine.server.policy import load_server_policy
+from engine.settings import Settings
+
+
+class _DrainingServer(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, draining: threading.Event) -> None:
+        super().__init__(config)
+        self.draining = draining
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self.draining.set()
+        super().handle_exit(sig, frame)
+
+
+def serve(settings: Settings, *, log_level: str = "info") -> None:
+    """Serve the API on ``settings.host:settings.port`` until a signal stops it."""
+    policy = load_server_policy()
+    app = create_app(settings, policy=policy)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        lifespan="on",
+        log_level=log_level,
+        timeout_graceful_shutdown=policy.drain_seconds,  # type: ignore[arg-type]
+        server_header=False,
+    )
+    _DrainingServer(config, app.state.draining).run()

@@ -14,6 +14,7 @@ Run: ``.venv/bin/python bench/service.py [--runs N]``. Needs Docker.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import tempfile
 import time
@@ -31,13 +32,38 @@ CHATTY = (
 METADATA = {"name": "bench", "description": "Benchmark program.", "max_execution_time": 300}
 
 
+_last_totals: list[float] = []
+
+
 def _median_seconds(function, runs: int) -> float:
     samples = []
     for _ in range(runs):
         start = time.perf_counter()
         function()
         samples.append(time.perf_counter() - start)
+    _last_totals[:] = samples
     return statistics.median(samples)
+
+
+@contextlib.contextmanager
+def _timing_run_program(into: list[float]):
+    """Record how long each job's run_program takes inside the executor."""
+    import engine.sandbox
+
+    original = engine.sandbox.run_program
+
+    def timed(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            into.append(time.perf_counter() - start)
+
+    engine.sandbox.run_program = timed
+    try:
+        yield
+    finally:
+        engine.sandbox.run_program = original
 
 
 def main() -> None:
@@ -61,13 +87,18 @@ def main() -> None:
             service.run(program_id).result(timeout=120)
 
             bare = _median_seconds(lambda: run_program(source, {}, metadata=metadata), args.runs)
-            served = _median_seconds(
-                lambda: service.run(program_id).result(timeout=120), args.runs
+            inside: list[float] = []
+            with _timing_run_program(inside):
+                served = _median_seconds(
+                    lambda: service.run(program_id).result(timeout=120), args.runs
+                )
+            overhead = statistics.median(
+                total - sandbox for total, sandbox in zip(_last_totals, inside, strict=True)
             )
             rows.append(("bare run_program, trivial program", f"{bare * 1000:.0f} ms", ""))
             rows.append(("service.run(...).result(), same", f"{served * 1000:.0f} ms", ""))
-            rows.append(("service overhead per job", f"{(served - bare) * 1000:.0f} ms",
-                         "target < 50 ms"))
+            rows.append(("service overhead per job (end to end minus its run_program)",
+                         f"{overhead * 1000:.1f} ms", "target < 50 ms"))
 
             chatty_id = service.upload_program(CHATTY, {**METADATA, "name": "chatty"})
             start = time.perf_counter()

@@ -4,21 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.readme_blocks import readme_block
+
 REPO = Path(__file__).resolve().parent.parent
-
-
-def _block(marker: str) -> str:
-    text = (REPO / "README.md").read_text(encoding="utf-8")
-    match = re.search(rf"<!-- test: {marker} -->\s*```python\n(.*?)```", text, re.S)
-    assert match, f"README has no python block marked {marker!r}"
-    return match.group(1)
 
 
 def _run(code: str, home: Path) -> str:
@@ -30,14 +24,14 @@ def _run(code: str, home: Path) -> str:
 
 
 def test_local_recipe(tmp_path):
-    lines = _run(_block("local-recipe"), tmp_path).splitlines()
+    lines = _run(readme_block("local-recipe"), tmp_path).splitlines()
     assert len(lines) == 3
     assert [json.loads(line)["iteration"] for line in lines] == [0, 1, 2]
 
 
 @pytest.mark.docker
 def test_embedding_in_ten_lines(tmp_path):
-    lines = _run(_block("embedded"), tmp_path).splitlines()
+    lines = _run(readme_block("embedded"), tmp_path).splitlines()
     interim = [line for line in lines if line.startswith("interim: ")]
     assert len(interim) == 2
     assert lines[-1].startswith("result: {") and "most_frequent" in lines[-1]

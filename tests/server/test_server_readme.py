@@ -11,25 +11,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.readme_blocks import readme_block
 from tests.server.conftest import REPO, Daemon
 
 pytestmark = pytest.mark.docker
 
 CLI = Path(sys.executable).with_name("program-engine")
 
-# The README's "ten lines of Python" (keep the two in step).
-REMOTE_SNIPPET = """\
-import os
-from engine.client import RemoteRuntimeService
-
-service = RemoteRuntimeService(os.environ["PROGRAM_ENGINE_URL"],
-                               os.environ["PROGRAM_ENGINE_TOKEN"])
-program_id = service.upload_program("program_source/hello_world")
-job = service.run(program_id, {"iterations": 2},
-                  callback=lambda job_id, message: print("interim:", message))
-print("result:", job.result())
-print("status:", job.status(), "in", job.metrics()["wall_seconds"], "s")
-"""
+# The README's "ten lines of Python", as written there.
+REMOTE_SNIPPET = readme_block("remote")
 
 
 def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

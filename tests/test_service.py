@@ -28,33 +28,13 @@ from engine import (
 from engine.errors import BackendError, InputValidationError, MetadataError
 from engine.metadata import load_metadata, validate_value
 from engine.sandbox.container import LABEL_JOB
+from tests.programs import SLEEPER, SLEEPER_METADATA
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = sorted(p.name for p in (REPO / "program_source").iterdir() if p.is_dir())
 
 pytestmark = pytest.mark.docker
 
-SLEEPER = textwrap.dedent(
-    """
-    import time
-
-    def main(backend, user_messenger, **kwargs):
-        user_messenger.publish({"started": True})
-        time.sleep(kwargs.get("seconds", 60))
-        return "slept"
-    """
-)
-SLEEPER_METADATA = {
-    "name": "sleeper",
-    "description": "Sleeps.",
-    "max_execution_time": 120,
-    "spec": {
-        "parameters": {
-            "$schema": "https://json-schema.org/draft/2019-09/schema",
-            "properties": {"seconds": {"type": "number", "minimum": 0}},
-        }
-    },
-}
 
 
 @pytest.fixture

@@ -19,21 +19,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.programs import SLEEPER, SLEEPER_METADATA
+
 REPO = Path(__file__).resolve().parent.parent.parent
 SCRIPT = Path(sys.executable).with_name("program-engine")
 HELLO = REPO / "program_source" / "hello_world"
 
-SLEEPER = textwrap.dedent(
-    """
-    import time
-
-    def main(backend, user_messenger, **kwargs):
-        user_messenger.publish({"started": True})
-        time.sleep(kwargs.get("seconds", 60))
-        return "slept"
-    """
-)
-SLEEPER_METADATA = {"name": "sleeper", "description": "Sleeps.", "max_execution_time": 120}
 FAILING = textwrap.dedent(
     """
     def main(backend, user_messenger, **kwargs):

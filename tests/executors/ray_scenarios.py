@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
-import textwrap
 import time
 import traceback
 from pathlib import Path
@@ -22,17 +21,9 @@ import docker
 import psutil
 from ray_cluster import LocalCluster, enter_loopback_namespace, only_loopback
 
-REPO = Path(__file__).resolve().parents[2]
-SLEEPER = textwrap.dedent(
-    """
-    import time
+from tests.programs import SLEEPER
 
-    def main(backend, user_messenger, **kwargs):
-        user_messenger.publish({"started": True})
-        time.sleep(kwargs.get("seconds", 60))
-        return "slept"
-    """
-)
+REPO = Path(__file__).resolve().parents[2]
 ECHO = (
     "def main(backend, user_messenger, i=0):\n"
     "    user_messenger.publish({'i': i})\n"

@@ -33,27 +33,6 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent.parent
 CLI = Path(sys.executable).with_name("program-engine")
 
-SLEEPER = textwrap.dedent(
-    """
-    import time
-
-    def main(backend, user_messenger, **kwargs):
-        user_messenger.publish({"started": True})
-        time.sleep(kwargs.get("seconds", 60))
-        return "slept"
-    """
-)
-SLEEPER_METADATA = {
-    "name": "sleeper",
-    "description": "Sleeps.",
-    "max_execution_time": 120,
-    "spec": {
-        "parameters": {
-            "$schema": "https://json-schema.org/draft/2019-09/schema",
-            "properties": {"seconds": {"type": "number", "minimum": 0}},
-        }
-    },
-}
 TICKER = textwrap.dedent(
     """
     import time

@@ -25,12 +25,11 @@ from engine import (
 from engine.errors import AuthenticationError, BackendError, MetadataError, ProgramError
 from engine.metadata import load_metadata, validate_value
 from engine.server.problems import MEDIA_TYPE, TYPE_PREFIX
+from tests.programs import SLEEPER, SLEEPER_METADATA
 from tests.server.conftest import (
     ECHO,
     ECHO_METADATA,
     REPO,
-    SLEEPER,
-    SLEEPER_METADATA,
     tar_file,
     tar_gz,
 )

@@ -11,7 +11,7 @@ import pytest
 
 from engine.sandbox.container import LABEL_JOB
 from engine.store import JobStatus, open_database
-from tests.server.conftest import SLEEPER, SLEEPER_METADATA
+from tests.programs import SLEEPER, SLEEPER_METADATA
 
 pytestmark = pytest.mark.docker
 

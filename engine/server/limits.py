@@ -73,24 +73,31 @@ class BodyLimitMiddleware:
                 return
 
         received = 0
-        started = over = False
+        started = over = body_done = False
 
         async def limited_receive() -> Message:
-            nonlocal received, over
+            nonlocal received, over, body_done
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
+                body_done = not message.get("more_body", False)
                 if received > limit:
                     over = True
                     raise BodyTooLarge(_too_large(limit, what))
             return message
 
+        async def drain() -> None:
+            # Let a client still sending read the answer; once the body has ended, another
+            # receive() would wait for the client to disconnect.
+            if not body_done:
+                await _discard_body(receive, limit)
+
         async def draining_send(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                if over:  # let the client finish sending, so that it reads the answer
-                    await _discard_body(receive, limit)
+                if over:
+                    await drain()
             await send(message)
 
         try:
@@ -98,7 +105,7 @@ class BodyLimitMiddleware:
         except BodyTooLarge as exc:
             if started:  # pragma: no cover - the app answered, then read on
                 raise
-            await _discard_body(receive, limit)
+            await drain()
             await exc.problem.send(send)
 
 

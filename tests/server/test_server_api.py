@@ -408,3 +408,25 @@ def test_health_readiness_metrics_and_docs(daemon, tokens) -> None:
     for path in ("/v1/programs", "/v1/programs/{program_id}", "/v1/jobs",
                  "/v1/jobs/{job_id}/stream", "/v1/jobs/{job_id}/result", "/metrics"):
         assert path in schema["paths"], path
+
+
+def test_an_oversized_body_sent_at_once_is_answered_not_hung(daemon, tokens) -> None:
+    """The chunk that crosses the limit may be the body's last: the daemon must answer 413
+    at once instead of waiting for more body that will never come."""
+    import socket
+    from urllib.parse import urlsplit
+
+    from engine.server.policy import load_server_policy
+
+    limit = load_server_policy().max_body_bytes
+    address = urlsplit(daemon.url)
+    payload = b"x" * (limit + 1)
+    request = (
+        f"POST /v1/jobs HTTP/1.1\r\nHost: {address.hostname}\r\n"
+        f"Authorization: Bearer {tokens['alice']}\r\nContent-Type: application/json\r\n"
+        f"Transfer-Encoding: chunked\r\n\r\n{len(payload):x}\r\n"
+    ).encode() + payload + b"\r\n0\r\n\r\n"
+    with socket.create_connection((address.hostname, address.port), timeout=20) as sock:
+        sock.sendall(request)
+        answer = sock.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]

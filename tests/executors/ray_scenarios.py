@@ -21,9 +21,11 @@ import docker
 import psutil
 from ray_cluster import LocalCluster, enter_loopback_namespace, only_loopback
 
-from tests.programs import SLEEPER
-
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))  # run as a script: make the repository's tests importable
+
+from tests.programs import SLEEPER  # noqa: E402
+
 ECHO = (
     "def main(backend, user_messenger, i=0):\n"
     "    user_messenger.publish({'i': i})\n"

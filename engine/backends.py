@@ -104,7 +104,8 @@ class BackendRegistry:
 
     def __init__(self, policy: BackendPolicy | None = None) -> None:
         self.policy = policy or load_backend_policy()
-        self._instances: dict[str, Any] = {}
+        self._descriptions: dict[str, BackendDescription] = {}
+        self._local = threading.local()  # each thread's own backend objects
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(self.policy.workers, thread_name_prefix="backend")
 
@@ -134,14 +135,18 @@ class BackendRegistry:
         return entry.method if entry is not None and entry.method else "automatic"
 
     def get(self, name: str | None) -> Any:
-        """The host backend object for ``name`` (built once, then shared)."""
+        """This thread's host backend object for ``name``.
+
+        Backend objects are never shared between threads: Qiskit builds a backend's ``Target``
+        lazily in native code, and concurrent first uses of one object have crashed the
+        process. Each thread (the simulation workers, the request threads) builds its own.
+        """
         canonical = self.resolve(name)
-        with self._lock:
-            backend = self._instances.get(canonical)
-            if backend is None:
-                backend = self._build(canonical)
-                self._instances[canonical] = backend
-            return backend
+        instances = self._local.__dict__.setdefault("instances", {})
+        backend = instances.get(canonical)
+        if backend is None:
+            backend = instances[canonical] = self._build(canonical)
+        return backend
 
     def _build(self, name: str) -> Any:
         match = _GENERIC_NAME.match(name)
@@ -159,8 +164,15 @@ class BackendRegistry:
         return AerSimulator(**options)
 
     def describe(self, name: str | None) -> BackendDescription:
-        """What the sandbox needs to build a matching ``Target``."""
+        """What the sandbox needs to build a matching ``Target`` (computed once per backend)."""
         canonical = self.resolve(name)
+        with self._lock:
+            description = self._descriptions.get(canonical)
+            if description is None:
+                description = self._descriptions[canonical] = self._describe(canonical)
+        return description.model_copy(update={"name": name or canonical})
+
+    def _describe(self, canonical: str) -> BackendDescription:
         backend = self.get(canonical)
         target = backend.target
         operations: dict[str, list[list[int]] | None] = {}
@@ -169,7 +181,7 @@ class BackendRegistry:
             operations[op_name] = None if qargs is None else [list(q) for q in qargs]
         coupling = backend.coupling_map
         return BackendDescription(
-            name=name or canonical,
+            name=canonical,
             num_qubits=backend.num_qubits,
             operations=operations,
             coupling_map=None if coupling is None else [list(e) for e in coupling.get_edges()],
@@ -183,7 +195,7 @@ class BackendRegistry:
         unmet = requirements.unmet(
             name=name or canonical,
             num_qubits=self.num_qubits(canonical),
-            basis_gates=tuple(self.get(canonical).target.operation_names),
+            basis_gates=tuple(self.describe(canonical).operations),
         )
         if unmet:
             raise BackendError(
@@ -196,7 +208,9 @@ class BackendRegistry:
         if match:
             return int(match.group(1))
         method = self.method(canonical)
-        return self.policy.admission.max_qubits.get(method, self.get(canonical).num_qubits)
+        return self.policy.admission.max_qubits.get(
+            method, self.describe(canonical).num_qubits
+        )
 
     # --- admission and execution -----------------------------------------------------------
 

@@ -179,6 +179,15 @@ def metadata_policy() -> MetadataPolicy:
     )
 
 
+def _bounded_text(value: str, limit: int) -> str:
+    """``value`` if it is not blank and at most ``limit`` characters long."""
+    if not value.strip():
+        raise ValueError("must not be empty")
+    if len(value) > limit:
+        raise ValueError(f"longer than {limit} characters")
+    return value
+
+
 def _policy_from(info: ValidationInfo | None) -> MetadataPolicy:
     context = info.context if info is not None else None
     if isinstance(context, Mapping) and isinstance(context.get("policy"), MetadataPolicy):
@@ -276,22 +285,12 @@ class ProgramMetadata(_Model):
     @field_validator("description")
     @classmethod
     def _description(cls, value: str, info: ValidationInfo) -> str:
-        limit = _policy_from(info).description_max_length
-        if not value.strip():
-            raise ValueError("must not be empty")
-        if len(value) > limit:
-            raise ValueError(f"longer than {limit} characters")
-        return value
+        return _bounded_text(value, _policy_from(info).description_max_length)
 
     @field_validator("version")
     @classmethod
     def _version(cls, value: str, info: ValidationInfo) -> str:
-        limit = _policy_from(info).version_max_length
-        if not value.strip():
-            raise ValueError("must not be empty")
-        if len(value) > limit:
-            raise ValueError(f"longer than {limit} characters")
-        return value
+        return _bounded_text(value, _policy_from(info).version_max_length)
 
     @field_validator("max_execution_time")
     @classmethod

@@ -137,6 +137,12 @@ def _warm_pool() -> Any:
 
 def _make_executor(kind: str, core: _Core, max_concurrent_jobs: int, *,
                    ray_address: str | None = None, settings: Settings | None = None) -> Any:
+    claiming: dict[str, Any] = {  # what every executor claiming from the store is given
+        "max_concurrent_jobs": max_concurrent_jobs,
+        "max_running_per_user": core.policy.max_running_per_user,
+        "poll_seconds": core.policy.poll_seconds,
+        "heartbeat_seconds": core.policy.heartbeat_seconds,
+    }
     if kind == "ray":
         from engine.executors.ray_executor import RayExecutor
 
@@ -145,26 +151,16 @@ def _make_executor(kind: str, core: _Core, max_concurrent_jobs: int, *,
             core.database,
             core.events,
             address=ray_address or settings.ray_address,
-            max_concurrent_jobs=max_concurrent_jobs,
-            max_running_per_user=core.policy.max_running_per_user,
-            poll_seconds=core.policy.poll_seconds,
-            heartbeat_seconds=core.policy.heartbeat_seconds,
             cancel_grace_seconds=core.policy.shutdown_grace_seconds,
             reaper_seconds=settings.ray_reaper_seconds,
+            **claiming,
         )
     if kind != "local":
         raise EngineError(f"unknown executor {kind!r}; known: local, ray")
     from engine.executors.local import LocalExecutor
 
     return LocalExecutor(
-        core.database,
-        core.events,
-        max_concurrent_jobs=max_concurrent_jobs,
-        max_running_per_user=core.policy.max_running_per_user,
-        poll_seconds=core.policy.poll_seconds,
-        heartbeat_seconds=core.policy.heartbeat_seconds,
-        registry=core.registry,
-        pool=_warm_pool(),
+        core.database, core.events, registry=core.registry, pool=_warm_pool(), **claiming
     )
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.programs import RuntimeProgram
+from engine.server.redact import redact_paths
 from engine.store import JobRecord, JobStatus
 
 
@@ -144,13 +145,18 @@ def program_json(program: RuntimeProgram) -> dict[str, Any]:
 
 
 def job_json(record: JobRecord, include: frozenset[str] = frozenset()) -> dict[str, Any]:
-    """A job as the API shows it; ``include`` adds ``result`` and ``logs`` once it is final."""
+    """A job as the API shows it; ``include`` adds ``result`` and ``logs`` once it is final.
+
+    The error's message and traceback name no server path (the program's own files keep
+    their names).
+    """
     error = None
     if record.status in (JobStatus.ERROR, JobStatus.CANCELLED) and (
         record.error_type or record.error_message or record.error_traceback
     ):
-        error = {"type": record.error_type, "message": record.error_message,
-                 "traceback": record.error_traceback}
+        error = {"type": record.error_type,
+                 "message": _redacted(record.error_message),
+                 "traceback": _redacted(record.error_traceback)}
     document: dict[str, Any] = {
         "id": record.id,
         "program_id": record.program_id,
@@ -176,6 +182,11 @@ def job_json(record: JobRecord, include: frozenset[str] = frozenset()) -> dict[s
         if "logs" in include:
             document["logs"] = record.logs
     return document
+
+
+def _redacted(text: str | None) -> str | None:
+    """A job's error text without server paths (see :mod:`engine.server.redact`)."""
+    return None if text is None else redact_paths(text)
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -4,6 +4,10 @@ On the first signal the app is marked draining at once: open event streams end (
 reconnect later), long polls return, ``/readyz`` turns 503. uvicorn then stops accepting
 connections, gives open requests ``drain_seconds`` to finish, and runs the app's lifespan
 shutdown, which stops the job service gracefully (see :mod:`engine.server.app`).
+
+Connections are served by :class:`~engine.server.protocol.BoundedH11Protocol`, which bounds
+slow and too many clients (``connections`` in ``policies/server.yaml``); warnings and errors
+are rate-limited (:mod:`engine.server.log_limits`).
 """
 
 from __future__ import annotations
@@ -13,8 +17,11 @@ from types import FrameType
 
 import uvicorn
 
+from engine.server import log_limits
 from engine.server.app import create_app
+from engine.server.connections import ConnectionGuard, connection_budget
 from engine.server.policy import load_server_policy
+from engine.server.protocol import bounded_protocol
 from engine.settings import Settings
 
 
@@ -31,14 +38,21 @@ class _DrainingServer(uvicorn.Server):
 def serve(settings: Settings, *, log_level: str = "info") -> None:
     """Serve the API on ``settings.host:settings.port`` until a signal stops it."""
     policy = load_server_policy()
+    limits = policy.connections
+    guard = ConnectionGuard(connection_budget(limits))
     app = create_app(settings, policy=policy)
     config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
+        http=bounded_protocol(guard, limits),
+        ws="none",
         lifespan="on",
         log_level=log_level,
+        timeout_keep_alive=limits.keep_alive_seconds,  # type: ignore[arg-type]
+        h11_max_incomplete_event_size=limits.max_header_bytes,
         timeout_graceful_shutdown=policy.drain_seconds,  # type: ignore[arg-type]
         server_header=False,
     )
+    log_limits.install(policy.log_rate_limit)  # after uvicorn configured its loggers
     _DrainingServer(config, app.state.draining).run()

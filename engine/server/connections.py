@@ -8,21 +8,31 @@ below the process's descriptor limit (:func:`connection_budget`).
 
 A refused connection gets a fixed 503 and is half-closed; it lingers briefly so that the
 client reads the answer rather than a reset, but only a few of them at a time.
+
+The reserve of descriptors kept free is shared out: a quarter for refused connections
+lingering, a quarter for one batch of accepted connections (asyncio accepts up to the
+listen backlog in one go, before any refusal is closed), and half for the process's own
+files (the store, Docker, logs).
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 import resource
 from collections import Counter
 from dataclasses import dataclass
 
+import uvicorn
+
 from engine.errors import ConfigurationError
 from engine.server.policy import Connections
 
 log = logging.getLogger(__name__)
 
+#: uvicorn's own listen backlog, the most this module asks for.
+_UVICORN_BACKLOG = inspect.signature(uvicorn.Config).parameters["backlog"].default
 #: ``max_per_client`` reached, ``max_total`` reached: the reasons a connection is refused.
 PER_CLIENT = "max_per_client"
 TOTAL = "max_total"
@@ -43,6 +53,7 @@ class Budget:
     max_total: int
     max_per_client: int
     max_lingering: int
+    accept_backlog: int
     descriptor_limit: int
     reserve: int
 
@@ -52,7 +63,9 @@ def connection_budget(limits: Connections, nofile: int | None = None) -> Budget:
 
     The total is the descriptor limit less a reserve (the larger of ``fd_reserve_min`` and
     ``fd_reserve_fraction`` of the limit), or ``max_total`` when that is lower. A quarter of
-    the reserve may be held by refused connections lingering to deliver their 503.
+    the reserve may be held by refused connections lingering to deliver their 503, and the
+    listen backlog (the most connections accepted in one go) is another quarter, at most
+    uvicorn's default.
     """
     nofile = descriptor_limit() if nofile is None else nofile
     reserve = max(limits.fd_reserve_min, math.ceil(nofile * limits.fd_reserve_fraction))
@@ -69,8 +82,9 @@ def connection_budget(limits: Connections, nofile: int | None = None) -> Budget:
             log.warning("connections.max_total %d is over what the descriptor limit %d allows "
                         "with its reserve; using %d", limits.max_total, nofile, available)
         total = min(limits.max_total, available)
-    return Budget(total, min(limits.max_per_client, total), max(1, reserve // 4), nofile,
-                  reserve)
+    quarter = max(1, reserve // 4)
+    backlog = min(_UVICORN_BACKLOG, quarter)
+    return Budget(total, min(limits.max_per_client, total), quarter, backlog, nofile, reserve)
 
 
 class ConnectionGuard:

@@ -39,13 +39,15 @@ def serve(settings: Settings, *, log_level: str = "info") -> None:
     """Serve the API on ``settings.host:settings.port`` until a signal stops it."""
     policy = load_server_policy()
     limits = policy.connections
-    guard = ConnectionGuard(connection_budget(limits))
+    budget = connection_budget(limits)
+    guard = ConnectionGuard(budget)
     app = create_app(settings, policy=policy)
     config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
         http=bounded_protocol(guard, limits),
+        backlog=budget.accept_backlog,
         ws="none",
         lifespan="on",
         log_level=log_level,

@@ -27,6 +27,9 @@ def test_the_total_stays_below_the_descriptor_limit() -> None:
     assert connection_budget(limits, 20_000).max_total == 15_000
     small = connection_budget(limits, 1024)
     assert (small.max_total, small.reserve, small.max_per_client) == (768, 256, 256)
+    # A quarter of the reserve each for lingering refusals and one batch of accepts.
+    assert (small.max_lingering, small.accept_backlog) == (64, 64)
+    assert connection_budget(limits, 100_000).accept_backlog == 2048  # uvicorn's default
     assert connection_budget(_limits(max_total=100), 20_000).max_total == 100
     assert connection_budget(_limits(max_total=10**6), 20_000).max_total < 20_000
     assert connection_budget(limits).descriptor_limit == descriptor_limit()

@@ -83,6 +83,7 @@ def create_app(settings: Settings | None = None, *, policy: ServerPolicy | None 
     app.state.rate_limiter = RateLimiter(policy.rate_limit)
     app.state.draining = threading.Event()
     app.state.stream_slots = StreamSlots(policy)
+    metrics.watch("streams", app.state.stream_slots)
     problems.install(app)
     app.include_router(programs.router)
     app.include_router(jobs.router)

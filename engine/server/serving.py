@@ -56,5 +56,7 @@ def serve(settings: Settings, *, log_level: str = "info") -> None:
         timeout_graceful_shutdown=policy.drain_seconds,  # type: ignore[arg-type]
         server_header=False,
     )
-    log_limits.install(policy.log_rate_limit)  # after uvicorn configured its loggers
+    # After uvicorn has configured its loggers.
+    app.state.metrics.watch("log", log_limits.install(policy.log_rate_limit))
+    app.state.metrics.watch("connections", guard)
     _DrainingServer(config, app.state.draining).run()

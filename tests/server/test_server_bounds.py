@@ -397,6 +397,7 @@ def test_open_streams_are_capped_per_user_and_in_all(bounded, sleeper, cancel) -
         assert over.status_code == 429 and over.json()["error"] == "QuotaExceeded"
         assert int(over.headers["retry-after"]) >= 1
         assert open_stream(second, job_b).status_code == 200  # the total: 3 of 3
+        assert _metrics(bounded)["program_engine_event_streams_open"] == 3
         full = open_stream(second, job_b)
         full.read()
         assert full.status_code == 503 and full.json()["limit"] == "max_streams_total"
@@ -448,3 +449,13 @@ def test_alike_warnings_are_rate_limited_and_counted(bounded) -> None:
     lines = logged()
     assert len(lines) == burst + 1
     assert "[7 more like this suppressed in the previous" in lines[-1]
+    figures = _metrics(bounded)  # what the log leaves out, the metrics count
+    assert figures["program_engine_connections_refused_total"] >= burst + 8
+    assert figures["program_engine_log_records_suppressed_total"] >= 7
+    assert figures["program_engine_connections_open"] >= 1  # this scrape's own
+
+
+def _metrics(daemon: Daemon) -> dict[str, float]:
+    text = httpx.get(f"{daemon.url}/metrics").text
+    return {line.split()[0]: float(line.split()[1]) for line in text.splitlines()
+            if line.startswith("program_engine_") and "{" not in line}

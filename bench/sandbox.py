@@ -106,8 +106,8 @@ def main() -> None:
     from qiskit_aer import AerSimulator
 
     from engine.program import CollectingMessenger
-    from engine.program.loader import load_program, program_from_source
-    from engine.sandbox import run_program
+    from engine.loader import load_program, program_from_source
+    from engine.submission import run_program
     from engine.sandbox.container import ContainerSpec
     from engine.sandbox.docker_client import shared_client as docker_client
     from engine.sandbox.images import ensure_program_image, ensure_runtime_image

@@ -73,8 +73,8 @@ def main() -> None:
 
     from engine import RuntimeService
     from engine.metadata import load_metadata
-    from engine.program.loader import program_from_source
-    from engine.sandbox import run_program
+    from engine.loader import program_from_source
+    from engine.submission import run_program
 
     rows: list[tuple[str, str, str]] = []
     with tempfile.TemporaryDirectory() as home:
@@ -128,7 +128,7 @@ def main() -> None:
 def _fill_programs(service, count: int) -> None:
     """Store ``count`` programs straight through the store (uploads would build images)."""
     from engine.metadata import load_metadata
-    from engine.program.loader import program_from_source
+    from engine.loader import program_from_source
 
     metadata = load_metadata(Path("program_source/hello_world/hello_world.json"))
     source = program_from_source(TRIVIAL, metadata=metadata)

@@ -64,6 +64,10 @@ class ProgramError(EngineError, ValueError):
         super().__init__(f"{where}: {message}")
 
 
+class ProgramVersionGone(EngineError):
+    """The program version a queued job runs was deleted before the job could start."""
+
+
 class ProgramRejected(EngineError):
     """The static review rejected an upload; ``report`` carries every finding."""
 

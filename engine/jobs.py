@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from engine.errors import RuntimeJobCancelled, RuntimeJobFailure, RuntimeJobTimeout
 from engine.program.decoder import ResultDecoder
-from engine.store.records import JobRecord, JobStatus
+from engine.records import JobRecord, JobStatus
 
 _POLL_SECONDS = 0.5
 

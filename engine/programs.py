@@ -12,7 +12,7 @@ import html
 from datetime import datetime
 from typing import Any
 
-from engine.store.records import ProgramRecord
+from engine.records import ProgramRecord
 
 
 class RuntimeProgram:

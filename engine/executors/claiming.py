@@ -6,9 +6,11 @@ jobs first in, first out (the store skips users at their running limit) while fe
 the jobs it holds and passes on cancel requests made by other processes sharing the store. A
 worker stores each interim message as it arrives and the job's one final state at the end.
 
-A subclass says only how one job runs: :meth:`ClaimingExecutor._execute` returns the job's
-final fields (see :func:`final_fields`), and may raise an engine error, which becomes the
-matching ``ERROR`` reason here.
+A subclass says only how one job runs: :meth:`ClaimingExecutor._execute` gets the job's
+:class:`~engine.job_spec.JobSpec` (put back together from the store, see
+:meth:`ClaimingExecutor.job_spec`) and returns the job's final fields (see
+:func:`final_fields`); it may raise an engine error, which becomes the matching ``ERROR``
+reason here.
 """
 
 from __future__ import annotations
@@ -19,18 +21,14 @@ import threading
 import time
 from typing import Any
 
-from engine.errors import EngineError, ProgramError, SandboxUnavailable
+from engine.errors import EngineError, ProgramVersionGone, SandboxUnavailable
 from engine.events import JobEvents
+from engine.job_spec import JobSpec
 from engine.process_identity import this_process
-from engine.store import Database, JobRecord, JobStatus
-from engine.store.records import ProgramVersionRecord
+from engine.records import JobRecord, JobStatus, Reason
+from engine.store import Database
 
 log = logging.getLogger(__name__)
-
-ENGINE_SHUTDOWN = "engine_shutdown"
-PROGRAM_DELETED = "program_deleted"
-SANDBOX_UNAVAILABLE = "sandbox_unavailable"
-ENGINE_ERROR = "engine_error"
 
 
 class ClaimingExecutor:
@@ -104,21 +102,22 @@ class ClaimingExecutor:
 
     # --- what a subclass provides ------------------------------------------------------------
 
-    def _execute(self, job: JobRecord, cancel: threading.Event) -> dict[str, Any]:
-        """Run ``job`` to its end; return its final fields. ``cancel`` is set to stop it."""
+    def _execute(self, spec: JobSpec, cancel: threading.Event) -> dict[str, Any]:
+        """Run ``spec`` to its end; return its final fields. ``cancel`` is set to stop it."""
         raise NotImplementedError
 
     # --- helpers for subclasses --------------------------------------------------------------
 
-    def program_version(self, job: JobRecord) -> ProgramVersionRecord:
-        """The program version ``job`` runs, with its files; :class:`ProgramError` if gone."""
+    def job_spec(self, job: JobRecord) -> JobSpec:
+        """The spec of a claimed job, from its row and its program version's files;
+        :class:`ProgramVersionGone` if that version was deleted meanwhile."""
         with self.database.read() as tx:
             version = tx.programs.get_version(job.program_id, job.program_version)
         if version is None or not version.files:
-            raise ProgramError(
+            raise ProgramVersionGone(
                 f"version {job.program_version} of program {job.program_id} no longer exists"
             )
-        return version
+        return JobSpec.from_records(job, version)
 
     def store_interim(self, job_id: str, data: str) -> None:
         """Store one encoded interim message of a running job and wake its watchers."""
@@ -182,21 +181,21 @@ class ClaimingExecutor:
 
     def _work(self, job: JobRecord, cancel: threading.Event) -> None:
         try:
-            final = self._execute(job, cancel)
+            final = self._execute(self.job_spec(job), cancel)
         except SandboxUnavailable as exc:
-            final = error_fields(SANDBOX_UNAVAILABLE, exc)
-        except ProgramError as exc:
-            final = error_fields(PROGRAM_DELETED, exc)
+            final = error_fields(Reason.SANDBOX_UNAVAILABLE, exc)
+        except ProgramVersionGone as exc:
+            final = error_fields(Reason.PROGRAM_DELETED, exc)
         except EngineError as exc:
-            final = error_fields(ENGINE_ERROR, exc)
+            final = error_fields(Reason.ENGINE_ERROR, exc)
         except Exception as exc:  # whatever happens, the job gets a final state
             log.exception("job %s failed inside the engine", job.id)
-            final = error_fields(ENGINE_ERROR, exc)
+            final = error_fields(Reason.ENGINE_ERROR, exc)
         with self._lock:
             self._running.pop(job.id, None)
             if job.id in self._shutdown_cancelled:
                 self._shutdown_cancelled.discard(job.id)
-                final.update(status=JobStatus.CANCELLED, reason=ENGINE_SHUTDOWN)
+                final.update(status=JobStatus.CANCELLED, reason=Reason.ENGINE_SHUTDOWN)
         try:
             with self.database.write() as tx:
                 tx.jobs.finish(job.id, **final)
@@ -210,7 +209,7 @@ def final_fields(outcome: dict[str, Any], node: str) -> dict[str, Any]:
     error = outcome.get("error") or {}
     return {
         "status": JobStatus(outcome["status"]),
-        "reason": outcome.get("reason"),
+        "reason": Reason(outcome["reason"]) if outcome.get("reason") else None,
         "result": outcome.get("result_data"),
         "error_type": error.get("type"),
         "error_message": error.get("message"),
@@ -235,7 +234,7 @@ def outcome_dict(outcome: Any) -> dict[str, Any]:
     }
 
 
-def error_fields(reason: str, exc: BaseException, node: str | None = None) -> dict[str, Any]:
+def error_fields(reason: Reason, exc: BaseException, node: str | None = None) -> dict[str, Any]:
     """Final fields of a job the engine could not run to its end."""
     return {
         "status": JobStatus.ERROR,

@@ -1,37 +1,21 @@
 """The local executor: claims queued jobs and runs each in a sandbox on this host.
 
 Claiming, heartbeats, cancel requests and storing are :class:`ClaimingExecutor`'s; this
-module only runs one job: its program version from the store, in a sandbox here, with
+module only runs one job's spec with :func:`engine.sandbox.run_job`, in a sandbox here, with
 ``backend.run`` answered by this process's backend registry. ``metrics["node"]`` is the
 host's name.
 """
 
 from __future__ import annotations
 
-import json
 import socket
 import threading
 from typing import Any
 
 from engine.events import JobEvents
-from engine.executors.claiming import (
-    ENGINE_ERROR,
-    ENGINE_SHUTDOWN,
-    PROGRAM_DELETED,
-    SANDBOX_UNAVAILABLE,
-    ClaimingExecutor,
-    final_fields,
-    outcome_dict,
-)
-from engine.store import Database, JobRecord
-
-__all__ = [
-    "ENGINE_ERROR",
-    "ENGINE_SHUTDOWN",
-    "PROGRAM_DELETED",
-    "SANDBOX_UNAVAILABLE",
-    "LocalExecutor",
-]
+from engine.executors.claiming import ClaimingExecutor, final_fields, outcome_dict
+from engine.job_spec import JobSpec
+from engine.store import Database
 
 
 class LocalExecutor(ClaimingExecutor):
@@ -62,24 +46,13 @@ class LocalExecutor(ClaimingExecutor):
         self.registry = registry
         self.pool = pool  # a WarmPool, or None for a cold container per job
 
-    def _execute(self, job: JobRecord, cancel: threading.Event) -> dict[str, Any]:
-        from engine.metadata import load_metadata
-        from engine.program.loader import program_from_files
-        from engine.sandbox import run_program
-        from engine.serialization import RuntimeDecoder
+    def _execute(self, spec: JobSpec, cancel: threading.Event) -> dict[str, Any]:
+        from engine.sandbox import run_job
 
-        version = self.program_version(job)
-        metadata = load_metadata(version.metadata)
-        source = program_from_files(version.entry, version.files, metadata)
-        outcome = run_program(
-            source,
-            json.loads(job.inputs, cls=RuntimeDecoder),
-            backend=job.backend,
-            metadata=metadata,
-            profile=job.profile,
-            on_interim=lambda message: self.store_interim(job.id, message.data),
+        outcome = run_job(
+            spec,
+            on_interim=lambda message: self.store_interim(spec.job_id, message.data),
             cancel=cancel,
-            job_id=job.id,
             registry=self.registry,
             pool=self.pool,
         )

@@ -26,26 +26,20 @@ from typing import Any
 
 from engine.errors import ConfigurationError, SandboxUnavailable
 from engine.events import JobEvents
-from engine.executors.claiming import (
-    ENGINE_ERROR,
-    ClaimingExecutor,
-    error_fields,
-    final_fields,
-)
+from engine.executors.claiming import ClaimingExecutor, error_fields, final_fields
 from engine.executors.ray_task import (
     NAMESPACE,
     SANDBOX_RESOURCE,
     TASK_OPTIONS,
     SandboxReaper,
-    run_job,
+    run_job_task,
 )
-from engine.store import Database, JobRecord, JobStatus
+from engine.job_spec import JobSpec
+from engine.records import JobStatus, Reason
+from engine.store import Database
 
 log = logging.getLogger(__name__)
 
-#: ``reason`` of a job whose node (or the worker running it) died mid-job.
-NODE_LOST = "node_lost"
-CANCELLED_BY_USER = "user"
 REAPER_PREFIX = "sandbox-reaper-"
 
 
@@ -150,7 +144,7 @@ class RayExecutor(ClaimingExecutor):
                     f"ray_address: cannot connect to the Ray cluster at {self.address}: {exc}"
                 ) from exc
             self._connected_here = True
-        self._remote = ray.remote(**TASK_OPTIONS)(run_job)
+        self._remote = ray.remote(**TASK_OPTIONS)(run_job_task)
         self.ensure_reapers()
 
     def ensure_reapers(self) -> list[str]:
@@ -188,25 +182,16 @@ class RayExecutor(ClaimingExecutor):
 
     # --- one job -----------------------------------------------------------------------------
 
-    def _execute(self, job: JobRecord, cancel: threading.Event) -> dict[str, Any]:
+    def _execute(self, spec: JobSpec, cancel: threading.Event) -> dict[str, Any]:
         import ray
         from ray.exceptions import TaskCancelledError
 
-        version = self.program_version(job)
-        payload = {
-            "job_id": job.id,
-            "entry": version.entry,
-            "files": version.files,
-            "metadata": version.metadata,
-            "inputs": job.inputs,
-            "backend": job.backend,
-            "profile": job.profile,
-        }
-        task = self._remote.remote(payload)
+        job_id = spec.job_id
+        task = self._remote.remote(spec)
         with self._lock:
-            self._tasks[job.id] = task
+            self._tasks[job_id] = task
         if cancel.is_set():  # cancelled between the claim and the submission
-            self.cancel(job.id)
+            self.cancel(job_id)
         node: str | None = None
         try:
             for ref in task:
@@ -214,24 +199,24 @@ class RayExecutor(ClaimingExecutor):
                 if kind == "started":
                     node = str(data["node"])
                 elif kind == "interim":
-                    self.store_interim(job.id, data)
+                    self.store_interim(job_id, data)
                 elif kind == "final":
                     return final_fields(data, str(data["metrics"].get("node") or node))
-            return error_fields(ENGINE_ERROR, RuntimeError("the job's task ended without an "
+            return error_fields(Reason.ENGINE_ERROR, RuntimeError("the job's task ended without an "
                                                            "outcome"), node)
         except (TaskCancelledError, *_lost_node_errors()) as exc:
             if cancel.is_set():
-                fields = error_fields(CANCELLED_BY_USER, exc, node)
+                fields = error_fields(Reason.USER, exc, node)
                 fields.update(status=JobStatus.CANCELLED,
                               error_message="cancelled while running on the Ray cluster")
                 return fields
-            log.warning("job %s lost its Ray node %s: %s", job.id, node, exc)
-            fields = error_fields(NODE_LOST, exc, node)
+            log.warning("job %s lost its Ray node %s: %s", job_id, node, exc)
+            fields = error_fields(Reason.NODE_LOST, exc, node)
             fields["error_message"] = f"the Ray node running the job was lost: {exc}"[:2000]
             return fields
         finally:
             with self._lock:
-                self._tasks.pop(job.id, None)
+                self._tasks.pop(job_id, None)
 
     def _force_cancel(self, job_id: str) -> None:
         with self._lock:

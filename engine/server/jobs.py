@@ -15,6 +15,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 
 from engine.errors import InputValidationError
+from engine.records import JobStatus
 from engine.server.auth import Service
 from engine.server.problems import Problem, openapi_responses
 from engine.server.schemas import (
@@ -26,7 +27,6 @@ from engine.server.schemas import (
     job_json,
 )
 from engine.server.streams import job_events, job_record, wait_until_changed
-from engine.store import JobStatus
 
 router = APIRouter(
     prefix="/v1/jobs",

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.programs import RuntimeProgram
-from engine.store import JobRecord, JobStatus
+from engine.records import JobRecord, JobStatus
 
 
 class _Strict(BaseModel):

@@ -24,13 +24,8 @@ from typing import Any, NamedTuple, cast
 from sqlalchemy import ColumnElement, Row, Table, delete, func, insert, select, text, update
 
 from engine.errors import ConfigurationError
+from engine.records import ACTIVE_STATUSES, JobRecord, JobStatus, Reason
 from engine.store.models import ID_LENGTH, NAME_LENGTH, Job, JobMessage
-from engine.store.records import (
-    ACTIVE_STATUSES,
-    JobRecord,
-    JobStatus,
-    Recovery,
-)
 from engine.store.repository import (
     Repository,
     check_aware,
@@ -48,11 +43,6 @@ _ACTIVE = [status.value for status in ACTIVE_STATUSES]
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 JOB_ID_LENGTH = 20
 
-#: ``reason`` of a job that was RUNNING when the engine hosting it died.
-ENGINE_RESTARTED = "engine_restarted"
-#: ``reason`` of a job cancelled by its user (the default of ``request_cancel``).
-CANCELLED_BY_USER = "user"
-
 # Key of the PostgreSQL advisory lock that serializes queue claims (any fixed 64-bit int).
 _CLAIM_LOCK_KEY = 0x656E67696E65  # "engine"
 
@@ -63,6 +53,17 @@ def new_job_id() -> str:
 
 
 StatusFilter = JobStatus | str | Iterable[JobStatus | str] | None
+
+
+class Recovery(NamedTuple):
+    """What :meth:`JobRepository.recover_after_restart` found.
+
+    ``failed``: RUNNING jobs now ERROR with reason ``engine_restarted``; ``queued``: jobs
+    still QUEUED, to be run.
+    """
+
+    failed: list[str]
+    queued: list[str]
 
 
 class JobRepository(Repository):
@@ -287,7 +288,7 @@ class JobRepository(Repository):
         )
         return changed.rowcount == 1  # type: ignore[attr-defined]
 
-    def request_cancel(self, job_id: str, *, reason: str = CANCELLED_BY_USER) -> JobRecord | None:
+    def request_cancel(self, job_id: str, *, reason: str = Reason.USER) -> JobRecord | None:
         """Ask for a job to stop; return the job afterwards, ``None`` if there is none.
 
         A QUEUED job becomes CANCELLED at once, with ``reason``. A RUNNING job gets
@@ -334,7 +335,7 @@ class JobRepository(Repository):
         failed = self.session.execute(
             stale.values(
                 status=JobStatus.ERROR.value,
-                reason=ENGINE_RESTARTED,
+                reason=Reason.ENGINE_RESTARTED,
                 ended_at=utcnow(),
                 error_message="the engine stopped while the job was running",
             ).returning(_JOBS.c.id)

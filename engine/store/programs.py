@@ -22,8 +22,8 @@ from typing import Any, cast
 from sqlalchemy import Row, Select, Table, and_, delete, func, insert, or_, select, true, update
 
 from engine.errors import MetadataError, ProgramError
+from engine.records import ProgramRecord, ProgramVersionRecord
 from engine.store.models import NAME_LENGTH, PATH_LENGTH, Program, ProgramFile, ProgramVersion
-from engine.store.records import ProgramRecord, ProgramVersionRecord
 from engine.store.repository import (
     Repository,
     check_page,

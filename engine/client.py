@@ -50,10 +50,10 @@ from engine.errors import (
     RuntimeJobTimeout,
 )
 from engine.interface import RuntimeServiceInterface
-from engine.jobs import RuntimeJob
 from engine.program import ResultDecoder
-from engine.programs import RuntimeProgram
 from engine.records import JobRecord, JobStatus, ProgramRecord, ProgramVersionRecord
+from engine.runtime_job import RuntimeJob
+from engine.runtime_program import RuntimeProgram
 
 __all__ = ["RemoteRuntimeJob", "RemoteRuntimeService"]
 
@@ -140,8 +140,10 @@ class RemoteRuntimeService(RuntimeServiceInterface):
 
     # --- programs ----------------------------------------------------------------------------
 
-    def upload_program(self, data: Any, metadata: Any = None) -> str:
+    def upload_program(self, data: Any, metadata: Any = None, *, new: bool = False) -> str:
         files, form = _program_parts(data, metadata, required=True)
+        if new:
+            form["new"] = "true"
         response = self._request("POST", "/v1/programs", files=files, data=form)
         return str(response.json()["id"])
 

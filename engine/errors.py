@@ -162,6 +162,18 @@ class RuntimeJobTimeout(EngineError, TimeoutError):
     """Waiting for a job's final state took longer than the caller allowed."""
 
 
+class RuntimeJobRanTooLong(RuntimeJobCancelled):
+    """A job was cancelled because it exceeded its ``max_execution_time``."""
+
+
+class InvalidJobState(EngineError):
+    """The job is in a state where this cannot be done (cancelling a job that has ended)."""
+
+
+class DuplicateProgram(EngineError):
+    """The user already has a program of this name; pass ``new=True`` for another one."""
+
+
 class QuotaExceeded(EngineError):
     """A per-user limit (queued jobs, request rate) would be exceeded; try again later."""
 
@@ -185,3 +197,22 @@ class RemoteError(EngineError):
 
 class AuthenticationError(RemoteError):
     """A request to the daemon carried no bearer token, or one that is unknown or revoked."""
+
+
+# --- the original client's exception names ---------------------------------------------------
+# Scripts written for the original Qiskit Runtime client catch these names; they are our
+# classes under the names of ``qiskit_ibm_runtime.exceptions`` and
+# ``qiskit.providers.ibmq.runtime.exceptions``, so only the import line changes.
+
+QiskitRuntimeError = EngineError
+IBMError = EngineError
+IBMRuntimeError = EngineError
+IBMInputValueError = InputValidationError
+IBMNotAuthorizedError = PermissionDenied
+RuntimeProgramNotFound = ProgramNotFound
+RuntimeJobNotFound = JobNotFound
+RuntimeJobFailureError = RuntimeJobFailure
+RuntimeJobTimeoutError = RuntimeJobTimeout
+RuntimeJobMaxTimeoutError = RuntimeJobRanTooLong
+RuntimeInvalidStateError = InvalidJobState
+RuntimeDuplicateProgramError = DuplicateProgram

@@ -59,11 +59,11 @@ IMAGE_KINDS: tuple[ImageKind, ...] = ("program", "build-stage", "runtime", "base
 SANDBOX_SOURCES: tuple[str, ...] = (
     "engine/__init__.py",
     "engine/errors.py",
-    "engine/policies.py",
+    "engine/policy_files.py",
     # engine.program without its host-side loader
     "engine/program/__init__.py",
     "engine/program/backend.py",
-    "engine/program/decoder.py",
+    "engine/program/result_decoder.py",
     "engine/program/messenger.py",
     "engine/serialization",
     "engine/protocol.py",

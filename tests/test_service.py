@@ -319,7 +319,7 @@ def test_parameters_namespace_runs_a_job_and_checks_required_values(service):
     params.iterations = 1
     job = service.run(program_id, params)
     assert job.result(timeout=120) == "Hello, World!"
-    assert json.loads(job.inputs) == {"iterations": 1}
+    assert job.inputs == {"iterations": 1}
     assert job.done() and job.in_final_state() and not job.running() and not job.cancelled()
 
 

@@ -176,6 +176,7 @@ def run_program(
     profile: str | ResourceProfile | None = None,
     max_execution_time: float | None = None,
     on_interim: Callable[[InterimMessage], None] | None = None,
+    on_log: Callable[[str], None] | None = None,
     cancel: threading.Event | None = None,
     job_id: str | None = None,
     registry: BackendRegistry | None = None,
@@ -214,4 +215,5 @@ def run_program(
         max_execution_time=max_execution_time,
         resources=resources,
     )
-    return run_job(spec, on_interim=on_interim, cancel=cancel, registry=registry, **sandbox)
+    return run_job(spec, on_interim=on_interim, cancel=cancel, on_log=on_log, registry=registry,
+                   **sandbox)

@@ -28,7 +28,7 @@ from engine import (
 from engine.errors import BackendError, InputValidationError, MetadataError
 from engine.metadata import load_metadata, validate_value
 from engine.sandbox.container import LABEL_JOB
-from tests.programs import SLEEPER, SLEEPER_METADATA
+from tests.programs import SLEEPER, SLEEPER_METADATA, TALKER, TALKER_METADATA
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = sorted(p.name for p in (REPO / "program_source").iterdir() if p.is_dir())
@@ -366,3 +366,18 @@ def test_pprint_programs_prints_id_name_and_description(service, capsys):
     assert f"{program_id}:\n  Name: sleeper\n  Description: Sleeps." in out
     service.pprint_programs(detailed=True)
     assert "seconds" in capsys.readouterr().out
+
+
+# --- logs as they are printed ------------------------------------------------------------------
+
+
+def test_a_running_jobs_logs_grow_as_it_prints(service):
+    program_id = service.upload_program(TALKER, TALKER_METADATA)
+    job = service.run(program_id, {"seconds": 4})
+    deadline = time.monotonic() + 120
+    while "first line" not in job.logs():
+        assert time.monotonic() < deadline, job.status()
+        time.sleep(0.1)
+    assert job.status() == "RUNNING" and "last line" not in job.logs()
+    assert job.result(timeout=120) == "talked"
+    assert job.logs() == "first line\nlast line\n"

@@ -346,12 +346,23 @@ def interim(job_id: JobIdArgument, service: ServiceOptions, as_json: JsonOption 
 
 
 @service_command
-def logs(job_id: JobIdArgument, service: ServiceOptions, as_json: JsonOption = False) -> None:
+def logs(
+    job_id: JobIdArgument,
+    service: ServiceOptions,
+    follow: Annotated[bool, typer.Option(
+        "--follow", "-f", help="Keep printing what the job prints until it ends.")] = False,
+    as_json: JsonOption = False,
+) -> None:
     """Print what a job's program wrote to stdout and stderr (capped by the sandbox)."""
     import sys
 
     with open_service(service, as_json=as_json) as engine:
-        text = engine.job(job_id).logs()
+        job = engine.job(job_id)
+        if follow and not as_json:
+            with _on_interrupt(job, cancel=False):
+                _follow_logs(engine, job, sys.stdout)
+            return
+        text = job.logs()
     if as_json:
         print_json({"id": job_id, "logs": text})
         return
@@ -360,6 +371,21 @@ def logs(job_id: JobIdArgument, service: ServiceOptions, as_json: JsonOption = F
         return
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     sys.stdout.flush()
+
+
+def _follow_logs(engine: Any, job: Any, out: Any) -> None:
+    """Write the job's logs as they grow, until it has ended and all of them are out."""
+    written = 0
+    while True:
+        final = job.in_final_state()
+        text = job.logs()
+        if len(text) > written:
+            out.write(text[written:])
+            out.flush()
+            written = len(text)
+        if final:
+            return
+        engine.wait_for_job_change(job.job_id(), 1.0)
 
 
 # --- changing jobs ---------------------------------------------------------------------------

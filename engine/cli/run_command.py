@@ -6,6 +6,7 @@ it; 2 for a usage error or when the engine itself cannot run (for example, no Do
 
 from __future__ import annotations
 
+import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -67,6 +68,10 @@ def run(
         if not as_json:
             console.print_json(message.data, indent=None)
 
+    def print_logs(text: str) -> None:  # live, on stderr: stdout stays the result
+        sys.stderr.write(text)
+        sys.stderr.flush()
+
     try:
         outcome = run_program(
             program,
@@ -75,6 +80,7 @@ def run(
             max_execution_time=max_execution_time,
             profile=profile,
             on_interim=show,
+            on_log=print_logs,
         )
     except InputValidationError as exc:
         _usage(str(exc))
@@ -102,9 +108,6 @@ def _print_outcome(outcome: Any) -> None:
         error_console.print(f"{outcome.error.type}: {outcome.error.message}", markup=False)
         if outcome.error.traceback:
             error_console.print(outcome.error.traceback, markup=False)
-    if outcome.logs:
-        error_console.rule("logs")
-        error_console.print(outcome.logs, markup=False)
 
 
 def _scan_allows(program: Any, mode: ScanMode, as_json: bool) -> bool:

@@ -19,6 +19,7 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from engine.errors import EngineError, ProgramVersionGone, SandboxUnavailable
@@ -43,6 +44,7 @@ class ClaimingExecutor:
         max_running_per_user: int | None,
         poll_seconds: float,
         heartbeat_seconds: float,
+        log_flush_seconds: float = 0.25,
         worker_id: str | None = None,
     ) -> None:
         if max_concurrent_jobs < 1:
@@ -53,6 +55,7 @@ class ClaimingExecutor:
         self.max_running_per_user = max_running_per_user
         self.poll_seconds = poll_seconds
         self.heartbeat_seconds = heartbeat_seconds
+        self.log_flush_seconds = log_flush_seconds
         self.worker_id = worker_id or this_process()
         self._running: dict[str, threading.Event] = {}
         self._shutdown_cancelled: set[str] = set()
@@ -118,6 +121,16 @@ class ClaimingExecutor:
                 f"version {job.program_version} of program {job.program_id} no longer exists"
             )
         return JobSpec.from_records(job, version)
+
+    def log_sink(self, job_id: str) -> LogSink:
+        """Where a running job's printed text goes: the store, at most every
+        ``log_flush_seconds``, waking its watchers."""
+        return LogSink(lambda text: self._store_logs(job_id, text), self.log_flush_seconds)
+
+    def _store_logs(self, job_id: str, text: str) -> None:
+        with self.database.write() as tx:
+            tx.jobs.append_logs(job_id, text)
+        self.events.notify(job_id)
 
     def store_interim(self, job_id: str, data: str) -> None:
         """Store one encoded interim message of a running job and wake its watchers."""
@@ -243,3 +256,33 @@ def error_fields(reason: Reason, exc: BaseException, node: str | None = None) ->
         "error_message": str(exc),
         "metrics": {"node": node or socket.gethostname()},
     }
+
+
+class LogSink:
+    """Collects a job's printed text and passes it on in batches, at most every
+    ``interval`` seconds (a program printing a line at a time must not cost a write per
+    line); :meth:`flush` passes on the rest."""
+
+    def __init__(self, write: Callable[[str], None], interval: float) -> None:
+        self._write = write
+        self._interval = interval
+        self._pending: list[str] = []
+        self._last = time.monotonic()
+        self._lock = threading.Lock()
+
+    def __call__(self, text: str) -> None:
+        with self._lock:
+            self._pending.append(text)
+            if time.monotonic() - self._last < self._interval:
+                return
+        self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            text, self._pending = "".join(self._pending), []
+            self._last = time.monotonic()
+        if text:
+            try:
+                self._write(text)
+            except Exception:  # a passing store error costs live logs, not the job
+                log.warning("could not store a job's logs as they came", exc_info=True)

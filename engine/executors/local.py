@@ -26,36 +26,28 @@ class LocalExecutor(ClaimingExecutor):
         database: Database,
         events: JobEvents,
         *,
-        max_concurrent_jobs: int,
-        max_running_per_user: int | None,
-        poll_seconds: float,
-        heartbeat_seconds: float,
         registry: Any = None,
         pool: Any = None,
-        worker_id: str | None = None,
+        **claiming: Any,
     ) -> None:
-        super().__init__(
-            database,
-            events,
-            max_concurrent_jobs=max_concurrent_jobs,
-            max_running_per_user=max_running_per_user,
-            poll_seconds=poll_seconds,
-            heartbeat_seconds=heartbeat_seconds,
-            worker_id=worker_id,
-        )
+        """``claiming``: :class:`ClaimingExecutor`'s options (limits, poll and heartbeat)."""
+        super().__init__(database, events, **claiming)
         self.registry = registry
         self.pool = pool  # a WarmPool, or None for a cold container per job
 
     def _execute(self, spec: JobSpec, cancel: threading.Event) -> dict[str, Any]:
         from engine.sandbox import run_job
 
+        logs = self.log_sink(spec.job_id)
         outcome = run_job(
             spec,
             on_interim=lambda message: self.store_interim(spec.job_id, message.data),
             cancel=cancel,
+            on_log=logs,
             registry=self.registry,
             pool=self.pool,
         )
+        logs.flush()
         return final_fields(outcome_dict(outcome), socket.gethostname())
 
     def shutdown(self, grace: float) -> None:

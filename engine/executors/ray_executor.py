@@ -60,28 +60,17 @@ class RayExecutor(ClaimingExecutor):
         events: JobEvents,
         *,
         address: str | None,
-        max_concurrent_jobs: int,
-        max_running_per_user: int | None,
-        poll_seconds: float,
-        heartbeat_seconds: float,
         cancel_grace_seconds: float,
         reaper_seconds: float,
-        worker_id: str | None = None,
+        **claiming: Any,
     ) -> None:
+        """``claiming``: :class:`ClaimingExecutor`'s options (limits, poll and heartbeat)."""
         if not address:
             raise ConfigurationError(
                 "ray_address: the Ray executor needs the cluster's HOST:PORT "
                 "(RuntimeService(ray_address=...) or ENGINE_RAY_ADDRESS)"
             )
-        super().__init__(
-            database,
-            events,
-            max_concurrent_jobs=max_concurrent_jobs,
-            max_running_per_user=max_running_per_user,
-            poll_seconds=poll_seconds,
-            heartbeat_seconds=heartbeat_seconds,
-            worker_id=worker_id,
-        )
+        super().__init__(database, events, **claiming)
         self.address = address
         self.cancel_grace_seconds = cancel_grace_seconds
         self.reaper_seconds = reaper_seconds
@@ -193,6 +182,7 @@ class RayExecutor(ClaimingExecutor):
         if cancel.is_set():  # cancelled between the claim and the submission
             self.cancel(job_id)
         node: str | None = None
+        logs = self.log_sink(job_id)
         try:
             for ref in task:
                 kind, data = ray.get(ref)
@@ -200,7 +190,10 @@ class RayExecutor(ClaimingExecutor):
                     node = str(data["node"])
                 elif kind == "interim":
                     self.store_interim(job_id, data)
+                elif kind == "log":
+                    logs(data)
                 elif kind == "final":
+                    logs.flush()
                     return final_fields(data, str(data["metrics"].get("node") or node))
             return error_fields(Reason.ENGINE_ERROR, RuntimeError("the job's task ended without an "
                                                            "outcome"), node)

@@ -9,6 +9,7 @@ simulator, and yields plain data back to the dispatcher, in order:
 * ``("started", {"node": NODE_ID})`` once the task runs;
 * ``("interim", DATA)`` for each interim message, as the sandbox encoded it (already
   validated and size-limited by the sandbox relay on the node);
+* ``("log", TEXT)`` for what the program prints, as it prints it (within the log cap);
 * ``("final", OUTCOME)`` at the end: ``Outcome`` as plain data, ``metrics["node"]`` included.
 
 A soft ``ray.cancel`` arrives as ``KeyboardInterrupt``: the task sets ``run_job``'s cancel
@@ -91,6 +92,7 @@ def _run(spec: JobSpec, cancel: threading.Event,
             spec,
             on_interim=lambda message: items.put(("interim", message.data)),
             cancel=cancel,
+            on_log=lambda text: items.put(("log", text)),
         )
         final = outcome_dict(outcome)
         final["metrics"]["node"] = node

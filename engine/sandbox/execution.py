@@ -18,6 +18,7 @@ service, or :mod:`engine.submission` for a local run, did that once):
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import json
 import logging
@@ -130,6 +131,7 @@ def run_job(
     on_interim: Callable[[InterimMessage], None] | None = None,
     cancel: threading.Event | None = None,
     *,
+    on_log: Callable[[str], None] | None = None,
     client: Any = None,
     registry: Any = None,
     policy: SandboxPolicy | None = None,
@@ -138,7 +140,8 @@ def run_job(
     """Run ``spec`` in a sandbox container and return its :class:`Outcome`.
 
     ``on_interim`` gets each :class:`InterimMessage` as it arrives, on the thread that relays
-    the run; setting ``cancel`` cancels the job. ``backend.run`` is answered by ``registry``
+    the run, and ``on_log`` each piece of what the program prints (text, within the log
+    cap); setting ``cancel`` cancels the job. ``backend.run`` is answered by ``registry``
     (default: this process's). With a :class:`~engine.sandbox.pool.WarmPool`, the run takes
     a container started ahead of time when one is ready. Only the engine failing to start
     the sandbox raises (:class:`~engine.errors.SandboxUnavailable`); everything that happens
@@ -174,6 +177,7 @@ def run_job(
         spec=container_spec,
         warm=pool.take(container_spec) if pool is not None else None,
         on_interim=on_interim,
+        on_log=on_log,
         cancel=cancel or threading.Event(),
         max_execution_time=spec.limits.max_execution_time,
     )
@@ -185,7 +189,8 @@ class _Run:
 
     def __init__(self, *, client: Any, registry: Any, policy: SandboxPolicy,
                  spec: ContainerSpec, warm: SandboxContainer | None,
-                 on_interim: Callable[[InterimMessage], None] | None, cancel: threading.Event,
+                 on_interim: Callable[[InterimMessage], None] | None,
+                 on_log: Callable[[str], None] | None, cancel: threading.Event,
                  max_execution_time: float) -> None:
         from engine.backends import JobUsage
 
@@ -195,6 +200,8 @@ class _Run:
         self.container = warm or SandboxContainer(client, spec)
         self.warm = warm is not None
         self.on_interim = on_interim
+        self.on_log = on_log
+        self._log_decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self.cancel = cancel
         self.max_execution_time = max_execution_time
         self.usage = JobUsage()
@@ -407,9 +414,16 @@ class _Run:
 
     def _on_log_bytes(self, data: bytes) -> None:
         room = int(self.policy.logs.max_bytes) - len(self.logs)
-        if room > 0:
-            self.logs += data[:room]
-        self.logs_discarded += max(0, len(data) - max(room, 0))
+        kept = data[:room] if room > 0 else b""
+        self.logs += kept
+        self.logs_discarded += len(data) - len(kept)
+        if kept and self.on_log is not None:
+            text = self._log_decoder.decode(kept)
+            if text:
+                try:
+                    self.on_log(text)
+                except Exception:
+                    log.exception("on_log callback failed")
 
     # --- helpers -------------------------------------------------------------------------------
 

@@ -200,6 +200,21 @@ class JobRepository(Repository):
         seqs = self.append_messages(job_id, [data])
         return seqs[0] if seqs else None
 
+    def append_logs(self, job_id: str, text: str) -> bool:
+        """Add ``text`` to a running job's logs (what it printed so far); ``False`` if the
+        job is not running. The sandbox caps the whole; :meth:`finish` writes the final logs."""
+        self._require_write("append_logs")
+        if not isinstance(text, str):
+            raise TypeError(f"logs must be str, got {type(text).__name__}")
+        if not text:
+            return True
+        result = self.session.execute(
+            update(_JOBS)
+            .where(_JOBS.c.id == job_id, _JOBS.c.status == JobStatus.RUNNING.value)
+            .values(logs=_JOBS.c.logs + text)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
     def append_messages(self, job_id: str, data: Sequence[str]) -> list[int]:
         """Store several interim messages in order; their seqs, or ``[]`` if the job is final."""
         self._require_write("append_messages")

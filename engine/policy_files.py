@@ -8,11 +8,13 @@ import it.
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from types import UnionType
+from typing import Any, TypeVar, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -67,15 +69,41 @@ Model = TypeVar("Model", bound=BaseModel)
 
 def validate_policy(model: type[Model], data: Mapping[str, Any], source: str) -> Model:
     """Validate a parsed policy with its model; a :class:`PolicyError` names ``source`` and
-    every bad key with its rule."""
+    every bad key with its rule, and suggests the nearest known key for a misspelt one."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc']) or '(top level)'}: {error['msg']}"
-            for error in exc.errors(include_url=False)
-        )
+        problems = "; ".join(_problem(model, error) for error in exc.errors(include_url=False))
         raise PolicyError(f"{source}: invalid policy: {problems}") from None
+
+
+def _problem(model: type[BaseModel], error: Any) -> str:
+    location = tuple(error["loc"])
+    text = f"{'.'.join(str(part) for part in location) or '(top level)'}: {error['msg']}"
+    if error["type"] == "extra_forbidden" and location:
+        nearest = difflib.get_close_matches(str(location[-1]), _known_keys(model, location[:-1]),
+                                            n=1)
+        if nearest:
+            text += f" (did you mean {nearest[0]!r}?)"
+    return text
+
+
+def _known_keys(model: type[BaseModel], location: tuple[Any, ...]) -> list[str]:
+    """The keys the model accepts at ``location`` (through nested models, dicts, lists)."""
+    current: Any = model
+    for part in location:
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(str(part))
+            current = field.annotation if field is not None else None
+        else:  # a dict's value or a list's item
+            args = [arg for arg in get_args(current) if arg is not type(None)]
+            current = args[-1] if args else None
+        args = [arg for arg in get_args(current) if arg is not type(None)]
+        if args and get_origin(current) in (Union, UnionType):
+            current = args[0]
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
 
 
 def load_policy_model(name: str, model: type[Model]) -> Model:

@@ -381,3 +381,19 @@ def test_a_running_jobs_logs_grow_as_it_prints(service):
     assert job.status() == "RUNNING" and "last line" not in job.logs()
     assert job.result(timeout=120) == "talked"
     assert job.logs() == "first line\nlast line\n"
+
+
+def test_inputs_that_are_not_a_mapping_are_refused_by_name(service):
+    program_id = service.upload_program(SLEEPER, SLEEPER_METADATA)
+    with pytest.raises(InputValidationError, match="inputs: must be a mapping"):
+        service.run(program_id, [1, 2])
+    assert service.jobs() == []
+
+
+def test_a_mistyped_path_is_not_taken_for_source_text(service, tmp_path):
+    from engine.errors import ProgramError
+
+    for typo in (str(tmp_path / "no_such_program.py"), "program_source/hello_wrld"):
+        with pytest.raises(ProgramError, match="no such file or folder"):
+            service.upload_program(typo)
+    assert service.programs() == []

@@ -35,6 +35,7 @@ from engine.errors import (
     EngineError,
     ProtocolViolation,
     SandboxError,
+    SandboxUnavailable,
 )
 from engine.protocol import (
     BackendError,
@@ -278,6 +279,8 @@ class _Run:
             state = self.container.wait(timeout=10)
             self._sample_usage()
             self._classify_exit(state)
+        except SandboxUnavailable:
+            raise  # the runtime could not start the container: nothing of the program ran
         except SandboxError as exc:
             self._finish(ERROR, SANDBOX_CRASHED, error=ErrorInfo(type(exc).__name__, str(exc)))
         finally:

@@ -30,7 +30,7 @@ from docker.types import LogConfig, Ulimit
 
 from engine.errors import SandboxError
 from engine.process_identity import is_alive, this_process
-from engine.sandbox.policy import ResourceProfile, seccomp_profile_text
+from engine.sandbox.policy import ResourceProfile, load_sandbox_policy, seccomp_profile_text
 from engine.sandbox.runtimes import effective_runtime, unavailable_runtime
 
 LABEL_ENGINE = "org.program-engine.sandbox"
@@ -56,6 +56,12 @@ class ContainerSpec:
     def effective_runtime(self) -> str | None:
         """The OCI runtime the container gets (``None``: Docker's default, runc)."""
         return effective_runtime(self.runtime, self.profile.runtime)
+
+    @property
+    def pids_limit(self) -> int:
+        """The profile's pids limit plus what the runtime needs for itself (gVisor's Sentry)."""
+        overhead = load_sandbox_policy().runtime_pids_overhead
+        return self.profile.pids + overhead.get(self.effective_runtime or "", 0)
 
     def security_options(self) -> list[str]:
         """``no-new-privileges`` and the profile's seccomp profile."""
@@ -110,7 +116,7 @@ class SandboxContainer:
                 mem_limit=mem,
                 memswap_limit=mem,
                 nano_cpus=int(profile.cpus * 1e9),
-                pids_limit=profile.pids,
+                pids_limit=self.spec.pids_limit,
                 ulimits=[
                     Ulimit(name="nofile", soft=profile.nofile, hard=profile.nofile),
                     Ulimit(name="fsize", soft=int(profile.fsize), hard=int(profile.fsize)),
@@ -156,6 +162,8 @@ class SandboxContainer:
         return self._killed.is_set()
 
     def _kill(self) -> None:
+        if self.id is None:
+            return  # never created (the runtime refused it): nothing to kill
         with contextlib.suppress(docker.errors.APIError):  # it has exited already
             self._client.api.kill(self.id)
 

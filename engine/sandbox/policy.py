@@ -72,6 +72,8 @@ class SandboxPolicy(_Strict):
     logs: LogLimits
     timing: Timing
     warm_pool_size: int = Field(default=0, ge=0, le=64)
+    # Host tasks an OCI runtime needs for itself, added to a profile's pids limit under it.
+    runtime_pids_overhead: dict[str, int] = Field(default_factory=dict)
     default_profile: str
     profiles: dict[str, ResourceProfile]
 

@@ -76,6 +76,28 @@ def check_runtime(client: Any, name: str | None) -> None:
         )
 
 
+def configured_runtimes(policy: Any = None, override: str | None = None) -> set[str]:
+    """Every runtime a job may need: each profile's, or the global override."""
+    from engine.sandbox.policy import load_sandbox_policy
+    from engine.settings import get_settings
+
+    policy = policy or load_sandbox_policy()
+    override = override or get_settings().sandbox_runtime
+    named = {effective_runtime(override, profile.runtime) for profile in policy.profiles.values()}
+    return {name for name in named if name is not None}
+
+
+def check_configured_runtimes(client: Any, policy: Any = None) -> None:
+    """Raise :class:`SandboxUnavailable` naming the first configured runtime Docker lacks
+    (what ``/readyz`` checks at start-up)."""
+    needed = configured_runtimes(policy)
+    if not needed:
+        return
+    known = daemon_runtimes(client)
+    for name in sorted(needed - set(known)):
+        check_runtime(client, name)
+
+
 def unavailable_runtime(name: str | None, detail: str) -> SandboxUnavailable:
     """The error for a runtime that is registered but could not start a container."""
     shown = name or DEFAULT_RUNTIME

@@ -101,11 +101,14 @@ def load_sandbox_policy(path: str | None = None) -> SandboxPolicy:
     return validate_policy(SandboxPolicy, read_policy_file(Path(path)), str(path))
 
 
-@lru_cache(maxsize=8)
 def seccomp_profile_text(name: str) -> str:
     """The seccomp profile ``policies/NAME`` as compact JSON, the form Docker takes in
     ``security_opt``; a :class:`PolicyError` names the file and what is wrong with it."""
-    path = policy_dir() / name
+    return _seccomp_profile_text(policy_dir() / name)
+
+
+@lru_cache(maxsize=8)
+def _seccomp_profile_text(path: Path) -> str:
     try:
         if path.stat().st_size > MAX_POLICY_BYTES:
             raise PolicyError(f"{path}: seccomp profile larger than {MAX_POLICY_BYTES} bytes")

@@ -208,3 +208,29 @@ def test_registering_runsc_merges_into_daemon_json(tmp_path: Path) -> None:
     fresh = tmp_path / "new" / "daemon.json"
     assert register_runtime("runsc", "/usr/bin/runsc", GVISOR_ARGS, fresh) is True
     assert json.loads(fresh.read_text()) == {"runtimes": {"runsc": merged["runtimes"]["runsc"]}}
+
+
+def test_profile_names_its_runtime_and_seccomp_file_by_the_rules() -> None:
+    from engine.errors import PolicyError
+    from engine.policies import validate_policy
+    from engine.sandbox import SandboxPolicy, load_sandbox_policy
+    from engine.sandbox.container import ContainerSpec
+
+    policy = load_sandbox_policy()
+    data = policy.model_dump()
+    for field, value in (("runtime", "runsc --debug"), ("seccomp", "../etc/profile.json"),
+                         ("seccomp", "profile.yaml")):
+        broken = {**data, "profiles": {"p": {**data["profiles"]["default"], field: value}},
+                  "default_profile": "p"}
+        with pytest.raises(PolicyError, match=rf"profiles\.p\.{field}"):
+            validate_policy(SandboxPolicy, broken, "sandbox.yaml")
+    gvisor = policy.profile("gvisor")
+    assert gvisor.runtime == "runsc"
+    overhead = policy.runtime_pids_overhead["runsc"]
+    assert ContainerSpec(image="x", job_id="j", profile=gvisor).pids_limit == (
+        gvisor.pids + overhead)
+    plain = ContainerSpec(image="x", job_id="j", profile=policy.profile())
+    assert (plain.effective_runtime, plain.pids_limit) == (None, policy.profile().pids)
+    # The global override wins over the profile's runtime.
+    assert ContainerSpec(image="x", job_id="j", profile=gvisor,
+                         runtime="runc").effective_runtime == "runc"

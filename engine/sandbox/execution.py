@@ -29,7 +29,7 @@ from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from engine.errors import DecodeError, ProtocolViolation, SandboxError
+from engine.errors import DecodeError, ProtocolViolation, SandboxError, SandboxUnavailable
 from engine.protocol import (
     BackendFailure,
     BackendResultMessage,
@@ -250,6 +250,8 @@ class _Run:
             state = self.container.wait(timeout=10)
             self._sample_usage()
             self._classify_exit(state)
+        except SandboxUnavailable:
+            raise  # the runtime could not start the container: nothing of the program ran
         except SandboxError as exc:
             self._finish(ERROR, Reason.SANDBOX_CRASHED,
                          error=ErrorInfo(type(exc).__name__, str(exc)))

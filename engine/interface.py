@@ -16,10 +16,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from engine.jobs import RuntimeJob
-    from engine.program.decoder import ResultDecoder
-    from engine.programs import RuntimeProgram
+    from engine.program.result_decoder import ResultDecoder
     from engine.records import JobRecord, JobStatus
+    from engine.runtime_job import RuntimeJob
+    from engine.runtime_program import RuntimeProgram
 
 
 class RuntimeServiceInterface(Protocol):
@@ -27,13 +27,16 @@ class RuntimeServiceInterface(Protocol):
 
     # --- programs ----------------------------------------------------------------------------
 
-    def upload_program(self, data: Any, metadata: Any = None) -> str:
+    def upload_program(self, data: Any, metadata: Any = None, *, new: bool = False) -> str:
         """Upload a program; return its id, ``<name>-<random suffix>``.
 
         ``data`` is a path to a ``.py`` file or a program folder, or the source text.
         ``metadata`` is a dict, a JSON string or a path (default: ``NAME.json`` beside the
         program). The program is scanned (a rejection raises :class:`ProgramRejected` and
-        stores nothing) and its sandbox image is built.
+        stores nothing) and its sandbox image is built. If the user already has a program
+        of that name, :class:`DuplicateProgram` (``RuntimeDuplicateProgramError``) is
+        raised, unless ``new`` asks for another program of the same name; a new version
+        of the existing one is :meth:`update_program`.
         """
         ...
 
@@ -57,6 +60,18 @@ class RuntimeServiceInterface(Protocol):
     def programs(self, limit: int | None = 20, skip: int = 0) -> list[RuntimeProgram]:
         """The programs this user may see (their own and the public ones), newest first."""
         ...
+
+    def pprint_programs(self, refresh: bool = False, detailed: bool = False,
+                        limit: int = 20, skip: int = 0) -> None:
+        """Print the programs :meth:`programs` returns: id, name and description, or with
+        ``detailed`` everything each one shows (``refresh`` is accepted for compatibility
+        with the original client; nothing here is cached)."""
+        for program in self.programs(limit=limit, skip=skip):
+            if detailed:
+                print(program)
+            else:
+                print(f"{program.program_id}:\n  Name: {program.name}\n"
+                      f"  Description: {program.description}")
 
     def program(self, program_id: str) -> RuntimeProgram:
         """One program; :class:`ProgramNotFound` if it is missing or not visible."""
@@ -119,7 +134,7 @@ class RuntimeServiceInterface(Protocol):
         """Release what this object holds (the store, or the HTTP connections)."""
         ...
 
-    # --- what a RuntimeJob reads through (engine.jobs.JobSource) ---------------------------
+    # --- what a RuntimeJob reads through (engine.runtime_job.JobSource) -----------------
 
     def job_record(self, job_id: str) -> JobRecord:
         """The job as stored (with its result and logs once it is final)."""

@@ -46,7 +46,7 @@ from pydantic import BaseModel, ConfigDict, PositiveInt
 
 from engine.errors import MetadataError, ProgramError
 from engine.metadata import MetadataPolicy, ProgramMetadata, load_metadata
-from engine.policies import load_policy_model
+from engine.policy_files import load_policy_model
 
 __all__ = [
     "ProgramPolicy",

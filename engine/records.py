@@ -137,3 +137,13 @@ class JobRecord:
     def is_final(self) -> bool:
         """Whether the job has reached its final state."""
         return self.status.is_final
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    """A user, with how many of their tokens are still valid."""
+
+    name: str
+    is_admin: bool
+    created_at: datetime
+    active_tokens: int = 0

@@ -19,9 +19,12 @@ database, the change notifications and the executor that runs queued jobs.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
+import sys
 import threading
+import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -29,8 +32,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from engine.accounts import Accounts
 from engine.errors import (
+    DuplicateProgram,
     EngineError,
+    InvalidJobState,
     JobNotFound,
     MetadataError,
     PermissionDenied,
@@ -40,12 +46,12 @@ from engine.errors import (
 )
 from engine.events import JobEvents
 from engine.interface import RuntimeServiceInterface
-from engine.jobs import RuntimeJob
-from engine.policies import load_policy_model
+from engine.policy_files import load_policy_model
 from engine.process_identity import is_alive, is_local
 from engine.program import ResultDecoder
-from engine.programs import RuntimeProgram
 from engine.records import JobRecord, JobStatus, ProgramRecord
+from engine.runtime_job import RuntimeJob
+from engine.runtime_program import RuntimeProgram
 from engine.settings import Settings, get_settings
 from engine.store import Database, new_job_id, open_database
 from engine.submission import build_job_spec, check_options, review
@@ -88,6 +94,7 @@ class _Core:
         self.registry = BackendRegistry()
         self.users = 0
         self.executor: Any = None
+        self.submitted: set[str] = set()  # jobs queued here for this process's executor
         self._recover()
         if executor is not None:
             self.executor = _make_executor(executor, self, max_concurrent_jobs,
@@ -112,6 +119,25 @@ class _Core:
             reap_orphans(shared_client())
         except SandboxUnavailable as exc:
             log.warning("orphaned sandboxes not reaped: %s", exc)
+
+    def unfinished(self) -> list[str]:
+        """The jobs submitted through this process that have not ended yet."""
+        if not self.submitted:
+            return []
+        with self.database.read() as tx:
+            records = [tx.jobs.get(job_id) for job_id in sorted(self.submitted)]
+        done = {record.id for record in records if record is not None and record.is_final}
+        gone = set(self.submitted) - {record.id for record in records if record is not None}
+        self.submitted -= done | gone
+        return sorted(self.submitted)
+
+    def cancel_unfinished(self) -> None:
+        """Cancel every job :meth:`unfinished` names (reason ``user``)."""
+        for job_id in self.unfinished():
+            with self.database.write() as tx:
+                tx.jobs.request_cancel(job_id)
+            self.executor.cancel(job_id)
+            self.events.notify(job_id)
 
     def close(self) -> None:
         if self.executor is not None:
@@ -165,6 +191,36 @@ def _make_executor(kind: str, core: _Core, max_concurrent_jobs: int, *,
 
 _cores: dict[str, _Core] = {}
 _cores_lock = threading.Lock()
+
+
+def _see_running_jobs_through() -> None:
+    """At interpreter exit, wait for the jobs this process submitted and runs, as a thread
+    pool waits for its work.
+
+    A script that submits jobs and reaches its end does not leave them silently: it says so
+    on stderr and waits until they end; Ctrl-C then cancels them (``CANCELLED``, reason
+    ``user``) and waits for their sandboxes to go.
+    """
+    with _cores_lock:
+        cores = [core for core in _cores.values() if core.executor is not None]
+    if not any(core.unfinished() for core in cores):
+        return
+    waiting = [job for core in cores for job in core.unfinished()]
+    print(f"program-engine: waiting for {len(waiting)} job(s) to end: {', '.join(waiting)} "
+          f"(Ctrl-C cancels them)", file=sys.stderr, flush=True)
+    try:
+        while any(core.unfinished() for core in cores):
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        print("program-engine: cancelling the jobs", file=sys.stderr, flush=True)
+        for core in cores:
+            core.cancel_unfinished()
+        deadline = time.monotonic() + 60
+        while any(core.unfinished() for core in cores) and time.monotonic() < deadline:
+            time.sleep(0.2)
+
+
+atexit.register(_see_running_jobs_through)
 
 
 class RuntimeService(RuntimeServiceInterface):
@@ -258,8 +314,10 @@ class RuntimeService(RuntimeServiceInterface):
 
     # --- programs ----------------------------------------------------------------------------
 
-    def upload_program(self, data: Any, metadata: Any = None) -> str:
+    def upload_program(self, data: Any, metadata: Any = None, *, new: bool = False) -> str:
         source = _load_upload(data, metadata)
+        if not new:
+            self._refuse_duplicate(source.metadata.name)
         review(source, self._scan_policy)
         _build_image(source)
         with self._db.write() as tx:
@@ -387,6 +445,7 @@ class RuntimeService(RuntimeServiceInterface):
                 profile=spec.profile,
             )
         if self._core.executor is not None:
+            self._core.submitted.add(record.id)
             self._core.executor.wake()
         job = RuntimeJob(self, record, result_decoder)
         if callback is not None:
@@ -426,6 +485,25 @@ class RuntimeService(RuntimeServiceInterface):
             tx.jobs.delete(job_id)
         self._core.events.notify(job_id)
 
+    @property
+    def accounts(self) -> Accounts:
+        """The users and bearer tokens of this service's store (what the daemon checks)."""
+        return Accounts(self._db)
+
+    def ping(self) -> None:
+        """Read from the store once; raise if it does not answer (the daemon's readiness)."""
+        self._db.ping()
+
+    def job_counts(self) -> dict[tuple[JobStatus, str | None], int]:
+        """How many jobs the store holds per ``(status, reason)``, for every user."""
+        with self._db.read() as tx:
+            return tx.jobs.counts()
+
+    def jobs_ended_since(self, when: datetime) -> list[JobRecord]:
+        """Every user's jobs that ended at or after ``when`` (for the daemon's metrics)."""
+        with self._db.read() as tx:
+            return tx.jobs.ended_since(when)
+
     def running_jobs(self) -> list[str]:
         """Ids of the jobs this process's executor is running now (empty without one)."""
         executor = self._core.executor
@@ -450,6 +528,11 @@ class RuntimeService(RuntimeServiceInterface):
     def cancel_job(self, job_id: str) -> None:
         record = self.job_record(job_id)
         self._require_owner(record.owner, f"job {job_id!r}")
+        if record.is_final:
+            raise InvalidJobState(
+                f"job {job_id} has already ended ({record.status.value}); only a queued or "
+                f"running job can be cancelled"
+            )
         with self._db.write() as tx:
             tx.jobs.request_cancel(job_id)
         if self._core.executor is not None:
@@ -476,6 +559,15 @@ class RuntimeService(RuntimeServiceInterface):
         record = self._visible_program(tx, program_id, with_files=with_files)
         self._require_owner(record.owner, f"program {program_id!r}")
         return record
+
+    def _refuse_duplicate(self, name: str) -> None:
+        with self._db.read() as tx:
+            existing = tx.programs.owned_named(self.user, name)
+        if existing:
+            raise DuplicateProgram(
+                f"you already have a program named {name!r} ({existing[0]}): update it with "
+                f"update_program({existing[0]!r}, ...), or upload with new=True for another"
+            )
 
     def _require_owner(self, owner: str, what: str) -> None:
         if not (self.is_admin or owner == self.user):

@@ -79,8 +79,12 @@ def encode_inputs(metadata: ProgramMetadata | None, inputs: Mapping[str, Any] | 
     They are validated as the program will receive them: encoded, then decoded.
     """
     from engine.metadata import validate_inputs
+    from engine.runtime_program import ParameterNamespace
     from engine.serialization import RuntimeDecoder, RuntimeEncoder
 
+    if isinstance(inputs, ParameterNamespace):
+        inputs.validate()
+        inputs = inputs.to_dict()
     if inputs is not None and not isinstance(inputs, Mapping):
         raise InputValidationError(
             [("inputs", f"must be a mapping of parameter names to values, not "

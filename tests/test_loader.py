@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from engine.errors import MetadataError, ProgramError
-from engine.metadata import ProgramMetadata, load_metadata, metadata_policy, validate_inputs
 from engine.loader import (
     ProgramPolicy,
     check_program_source,
@@ -19,6 +18,7 @@ from engine.loader import (
     program_from_source,
     program_policy,
 )
+from engine.metadata import ProgramMetadata, load_metadata, metadata_policy, validate_inputs
 from engine.serialization import RuntimeDecoder
 
 REPO = Path(__file__).resolve().parents[1]

@@ -141,6 +141,11 @@ def run(
                                              embedded=False)
     if not service.remote:
         # The job is stored and checked; only now does this process start executing.
+        if not wait and not as_json:
+            error_console.print(
+                f"job {job_id} runs in this process, which stays until the job ends "
+                f"(Ctrl-C, SIGTERM or SIGHUP cancels it; `program-engine serve` runs jobs "
+                f"in the background)", markup=False, soft_wrap=True)
         with open_service(service, run_jobs=True, as_json=as_json) as engine:
             final, messages, value = _follow(engine, engine.job(job_id), wait=wait,
                                              as_json=as_json, embedded=True)
@@ -200,7 +205,7 @@ def _stream(job: Any, show: Callable[[Any], None] | None) -> list[Any]:
 
 @contextmanager
 def _on_interrupt(job: Any, *, cancel: bool) -> Iterator[None]:
-    """Ctrl-C or SIGTERM while waiting ends the command (exit 130 / 143).
+    """Ctrl-C, SIGTERM or SIGHUP while waiting ends the command (exit 130 / 143 / 129).
 
     In embedded mode this process is the executor, so the job is cancelled first; a daemon
     keeps running it.
@@ -211,7 +216,8 @@ def _on_interrupt(job: Any, *, cancel: bool) -> Iterator[None]:
         stopped_by.append(signum)
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, on_term)
+    previous = {signum: signal.signal(signum, on_term)
+                for signum in (signal.SIGTERM, signal.SIGHUP)}
     try:
         yield
     except KeyboardInterrupt:
@@ -225,7 +231,8 @@ def _on_interrupt(job: Any, *, cancel: bool) -> Iterator[None]:
                                 f"cancel {job.job_id()} stops it)", markup=False)
         raise typer.Exit(128 + signum) from None
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _see_held_jobs_through(engine: Any) -> None:

@@ -12,9 +12,9 @@ import httpx
 
 from engine.client.events import _sse_events
 from engine.errors import JobNotFound, RemoteError, RuntimeJobTimeout
-from engine.jobs import JobSource, RuntimeJob
 from engine.program import ResultDecoder
 from engine.records import JobRecord, JobStatus
+from engine.runtime_job import JobSource, RuntimeJob
 
 
 class RemoteJobSource(JobSource, Protocol):

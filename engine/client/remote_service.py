@@ -16,10 +16,10 @@ from engine.client.uploads import _metadata_object, _program_parts
 from engine.client.wire import _error_from, _job_record, _program, _seconds, _segment
 from engine.errors import InputValidationError, RemoteError
 from engine.interface import RuntimeServiceInterface
-from engine.jobs import RuntimeJob
 from engine.program import ResultDecoder
-from engine.programs import RuntimeProgram
 from engine.records import JobRecord, JobStatus
+from engine.runtime_job import RuntimeJob
+from engine.runtime_program import RuntimeProgram
 
 _PAGE = 1000
 
@@ -98,8 +98,10 @@ class RemoteRuntimeService(RuntimeServiceInterface):
 
     # --- programs ----------------------------------------------------------------------------
 
-    def upload_program(self, data: Any, metadata: Any = None) -> str:
+    def upload_program(self, data: Any, metadata: Any = None, *, new: bool = False) -> str:
         files, form = _program_parts(data, metadata, required=True)
+        if new:
+            form["new"] = "true"
         response = self._request("POST", "/v1/programs", files=files, data=form)
         return str(response.json()["id"])
 

@@ -11,8 +11,8 @@ import httpx
 
 from engine import errors
 from engine.errors import AuthenticationError, EngineError, RemoteError
-from engine.programs import RuntimeProgram
 from engine.records import JobRecord, JobStatus, ProgramRecord, ProgramVersionRecord
+from engine.runtime_program import RuntimeProgram
 
 _INVALID_VALUE = "urn:program-engine:problem:invalid-value"
 

@@ -11,7 +11,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from engine.errors import PolicyError
 from engine.metadata.problems import _format_location
-from engine.policies import load_policy, policy_dir
+from engine.policy_files import load_policy, policy_dir
 
 
 class _PolicyModel(BaseModel):

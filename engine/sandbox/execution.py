@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.errors import DecodeError, ProtocolViolation, SandboxError
 from engine.protocol import (
-    BackendError,
+    BackendFailure,
     BackendResultMessage,
     BackendRunMessage,
     CancelMessage,
@@ -381,7 +381,7 @@ class _Run:
                 backend_name, message.circuits, message.options, self.usage
             )
         except BackendRejected as exc:
-            self._reply(BackendResultMessage(request_id=message.request_id, error=BackendError(
+            self._reply(BackendResultMessage(request_id=message.request_id, error=BackendFailure(
                 type="BackendRejected", message=str(exc), limit=exc.limit)))
             return
         future.add_done_callback(lambda f: self._on_backend_done(message.request_id, f))
@@ -390,7 +390,7 @@ class _Run:
         try:
             reply = BackendResultMessage(request_id=request_id, result=future.result())
         except Exception as exc:
-            reply = BackendResultMessage(request_id=request_id, error=BackendError(
+            reply = BackendResultMessage(request_id=request_id, error=BackendFailure(
                 type=type(exc).__name__, message=str(exc)[:2000]))
         self._reply(reply)
 

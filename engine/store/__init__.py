@@ -12,9 +12,9 @@ Queries return frozen records (:mod:`engine.records`), never live ORM objects.
 """
 
 from engine.store.database import Database, Transaction, default_url, open_database
-from engine.store.jobs import JobRepository, Recovery, new_job_id
-from engine.store.programs import ProgramRepository, new_program_id
-from engine.store.users import UserRecord, UserRepository, check_user_name
+from engine.store.job_queries import JobRepository, Recovery, new_job_id
+from engine.store.program_queries import ProgramRepository, new_program_id
+from engine.store.users import UserRepository, check_user_name
 
 __all__ = [
     "Database",
@@ -22,7 +22,6 @@ __all__ = [
     "ProgramRepository",
     "Recovery",
     "Transaction",
-    "UserRecord",
     "UserRepository",
     "check_user_name",
     "default_url",

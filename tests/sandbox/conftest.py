@@ -17,8 +17,8 @@ import pytest
 
 from engine.process_identity import this_process
 from engine.sandbox import Outcome, ResourceProfile, load_sandbox_policy
-from engine.submission import run_program
 from engine.sandbox.container import LABEL_ENGINE, LABEL_JOB, LABEL_OWNER
+from engine.submission import run_program
 
 HOSTILE_DIR = Path(__file__).parent / "hostile"
 JOB_PREFIX = "test-"

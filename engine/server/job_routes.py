@@ -163,7 +163,7 @@ async def stream_job(
 
 
 @router.post("/{job_id}/cancel", status_code=202, response_model=JobOut,
-             responses=openapi_responses(403))
+             responses=openapi_responses(403, 409))
 def cancel_job(job_id: str, service: Service) -> dict[str, Any]:
     """Cancel: a queued job ends at once, a running one's sandbox is stopped."""
     service.cancel_job(job_id)

@@ -238,6 +238,15 @@ class ProgramRepository(Repository):
             query = query.limit(limit)
         return [_program_record(row, None) for row in self.session.execute(query)]
 
+    def owned_named(self, owner: str, name: str) -> list[str]:
+        """The ids of ``owner``'s programs called ``name``, oldest first."""
+        rows = self.session.execute(
+            select(_PROGRAMS.c.id)
+            .where(_PROGRAMS.c.owner == owner, _PROGRAMS.c.name == name)
+            .order_by(_PROGRAMS.c.created_at, _PROGRAMS.c.id)
+        )
+        return [row.id for row in rows]
+
     def count_visible(self, user: str, *, is_admin: bool = False) -> int:
         """How many programs :meth:`list_visible` would page through."""
         query = select(func.count()).select_from(_PROGRAMS).where(_visible_to(user, is_admin))

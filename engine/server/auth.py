@@ -16,7 +16,6 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 
 from engine.errors import AuthenticationError
-from engine.server.tokens import MAX_TOKEN_LENGTH, token_hash
 from engine.service import RuntimeService
 
 
@@ -59,10 +58,7 @@ def principal_of(state: Any, token: str) -> Principal:
 
     Blocking (a store read); a long request re-checks its token with it (event streams).
     """
-    user = None
-    if len(token) <= MAX_TOKEN_LENGTH:
-        with state.database.read() as tx:
-            user = tx.users.by_token_hash(token_hash(token))
+    user = state.service.accounts.authenticate(token)
     if user is None:
         raise AuthenticationError("the bearer token is not valid (unknown or revoked)")
     return Principal(user.name, user.is_admin)

@@ -40,7 +40,7 @@ _MAX_DEPTH = 32
 @functools.lru_cache(maxsize=1)
 def _roots() -> tuple[tuple[str, str], ...]:
     """This host's folders to hide, longest first, with the label each becomes."""
-    from engine.policies import policy_dir
+    from engine.policy_files import policy_dir
     from engine.settings import get_settings
 
     candidates: list[tuple[Path | str, str]] = [

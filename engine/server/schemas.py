@@ -12,9 +12,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.programs import RuntimeProgram
+from engine.records import JobRecord, JobStatus
+from engine.runtime_program import RuntimeProgram
 from engine.server.redact import redact_paths
-from engine.store import JobRecord, JobStatus
 
 
 class _Strict(BaseModel):
@@ -36,7 +36,7 @@ class ProgramPatch(_Strict):
     spec: dict[str, Any] | None = None
 
 
-class Visibility(_Strict):
+class VisibilityChange(_Strict):
     public: bool = Field(description="True: everyone may see and run the program.")
 
 

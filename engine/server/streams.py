@@ -42,10 +42,10 @@ from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from engine.errors import AuthenticationError, JobNotFound, QuotaExceeded
+from engine.records import JobRecord
 from engine.server.policy import ServerPolicy
 from engine.server.problems import Problem, ProblemRaised
 from engine.server.schemas import job_etag
-from engine.store import JobRecord
 
 KEEP_ALIVE = b": keep-alive\n\n"
 

@@ -93,7 +93,7 @@ def test_problem_documents_name_no_server_path() -> None:
 def test_a_job_error_names_no_server_path() -> None:
     from datetime import UTC, datetime
 
-    from engine.store import JobRecord, JobStatus
+    from engine.records import JobRecord, JobStatus
 
     fields = {name: None for name in JobRecord.__dataclass_fields__}
     fields.update(id="j", program_id="p", program_version=1, owner="alice",

@@ -228,7 +228,7 @@ class RemoteRuntimeService(RuntimeServiceInterface):
     def job_messages(self, job_id: str, after_seq: int = 0) -> list[tuple[int, str]]:
         response = self._request("GET", f"/v1/jobs/{_segment(job_id)}/interim",
                                  params={"after": after_seq})
-        return [(int(item["seq"]), str(item["data"])) for item in response.json()]
+        return [(int(item["seq"]), json.dumps(item["data"])) for item in response.json()]
 
     def cancel_job(self, job_id: str) -> None:
         self._request("POST", f"/v1/jobs/{_segment(job_id)}/cancel")

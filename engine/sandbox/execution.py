@@ -102,6 +102,7 @@ class Outcome:
     metrics: dict[str, Any] = field(default_factory=dict)
     result_data: str | None = None
     interim_data: list[str] = field(default_factory=list)  # interim messages as encoded
+    spec: JobSpec | None = field(default=None, repr=False)  # the job that ran
     _decoded: list[Any] = field(default_factory=list, repr=False)
 
     @property
@@ -114,16 +115,33 @@ class Outcome:
         return self._decoded[0]
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready view; ``result`` and ``interim`` in the RuntimeEncoder wire format."""
-        return {
-            "status": self.status.value,
-            "reason": self.reason.value if self.reason is not None else None,
-            "result": json.loads(self.result_data) if self.result_data is not None else None,
-            "interim": [json.loads(d) for d in self.interim_data],
-            "error": asdict(self.error) if self.error else None,
-            "logs": self.logs,
-            "metrics": self.metrics,
-        }
+        """The run as the one job document every door shows (:mod:`engine.documents`), with
+        its result, logs and interim results, values in the RuntimeEncoder wire form."""
+        from engine.documents import JobDocument, JobError
+
+        spec = self.spec
+        return JobDocument(
+            id=spec.job_id if spec else "",
+            program_id=spec.program_id if spec else None,
+            program_version=spec.program_version if spec else None,
+            owner=spec.user if spec else "",
+            status=self.status,
+            reason=self.reason,
+            backend=spec.backend if spec else "",
+            profile=spec.profile if spec else None,
+            inputs=json.loads(spec.inputs) if spec else {},
+            options={},
+            created_at=None,
+            started_at=None,
+            ended_at=None,
+            error=JobError(**asdict(self.error)) if self.error else None,
+            metrics=self.metrics,
+            cancel_requested=self.reason == Reason.USER,
+            message_count=len(self.interim_data),
+            result=json.loads(self.result_data) if self.result_data is not None else None,
+            logs=self.logs,
+            interim_results=[json.loads(data) for data in self.interim_data],
+        ).to_json()
 
 
 def run_job(
@@ -181,7 +199,9 @@ def run_job(
         cancel=cancel or threading.Event(),
         max_execution_time=spec.limits.max_execution_time,
     )
-    return run.execute(prepare, registry.resolve(spec.backend))
+    outcome = run.execute(prepare, registry.resolve(spec.backend))
+    outcome.spec = spec
+    return outcome
 
 
 class _Run:

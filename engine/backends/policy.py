@@ -64,6 +64,7 @@ class WorkerLimits(_Strict):
     """The worker process that runs one job's simulations."""
 
     max_memory_bytes: ByteSize = Field(gt=0)
+    max_decode_bytes: ByteSize = Field(gt=0)
     max_reply_bytes: ByteSize = Field(gt=0)
     start_timeout_seconds: float = Field(gt=0)
 

@@ -319,9 +319,15 @@ class JobSimulations:
                 f"({self.limits.max_cpu_seconds} s of CPU); its worker was stopped",
                 "per_job.max_cpu_seconds",
             )
-        stage = "simulating" if admitted else "decoding the circuits"
+        if not admitted:
+            return BackendRejected(
+                f"the simulation worker ended while decoding the circuits (exit code {code}), "
+                f"most likely at its decoding budget worker.max_decode_bytes "
+                f"({int(self.policy.worker.max_decode_bytes)} bytes)",
+                "worker.max_decode_bytes",
+            )
         return BackendRejected(
-            f"the simulation worker ended while {stage} (exit code {code}), most likely "
+            f"the simulation worker ended while simulating (exit code {code}), most likely "
             f"at its memory limit worker.max_memory_bytes "
             f"({int(self.policy.worker.max_memory_bytes)} bytes)",
             "worker.max_memory_bytes",

@@ -15,10 +15,12 @@ decoded and admitted, and one of ``{"result_bytes": n}`` (+ the text frame),
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import resource
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 # Imported here so that the fork server preloads them: a new worker starts with Qiskit and
@@ -36,8 +38,15 @@ MEMORY_LIMIT = "worker.max_memory_bytes"
 
 
 def serve(connection: Any, config: dict[str, Any]) -> None:
-    """The worker's main: limits first, then requests until the pipe closes."""
+    """The worker's main: limits first, then requests until the pipe closes.
+
+    Its standard output and error go to ``/dev/null``: what it has to say travels on the
+    pipe, and a hostile payload must not fill the engine's log with native backtraces."""
     apply_limits(int(config["memory_bytes"]), int(config["cpu_seconds"]))
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    os.close(devnull)
     policy = BackendPolicy.model_validate(config["policy"])
     backends: dict[tuple[str, str], Any] = {}
     _send(connection, {"ready": os.getpid()})
@@ -79,11 +88,12 @@ def _run(connection: Any, policy: BackendPolicy, backends: dict[tuple[str, str],
          request: dict[str, Any]) -> str:
     from engine.serialization import RuntimeDecoder, RuntimeEncoder
 
-    circuits = [_load_circuit(c) for c in request["circuits"]]
-    try:
-        options = json.loads(json.dumps(request["options"]), cls=RuntimeDecoder)
-    except (TypeError, ValueError) as exc:
-        raise BackendRejected(f"invalid run options: {exc}", "allowed_run_options") from None
+    with _decode_budget(int(policy.worker.max_decode_bytes)):
+        circuits = [_load_circuit(c) for c in request["circuits"]]
+        try:
+            options = json.loads(json.dumps(request["options"]), cls=RuntimeDecoder)
+        except (TypeError, ValueError) as exc:
+            raise BackendRejected(f"invalid run options: {exc}", "allowed_run_options") from None
     method = request["method"]
     check_decoded(policy.admission, method, circuits, request["shots"], options)
     if method == "matrix_product_state":
@@ -111,11 +121,37 @@ def _load_circuit(circuit_b64: str) -> Any:
             warnings.simplefilter("ignore")
             return read_circuit(raw, default_policy(), "backend_run circuit")
     except DecodeError as exc:
-        if "MemoryError" in str(exc):
+        if "MemoryError" in str(exc):  # qiskit's Rust reader reports it as a panic
             raise MemoryError from None
         raise BackendRejected(str(exc), "qpy") from None
     except ValueError as exc:  # binascii.Error
         raise BackendRejected(f"a circuit is not valid base64: {exc}", "qpy") from None
+
+
+@contextlib.contextmanager
+def _decode_budget(budget: int) -> Iterator[None]:
+    """Lower this process's memory limit to what it holds now plus ``budget`` while it
+    decodes, so a decoding bomb fails early; the simulation then gets the full limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    resource.setrlimit(resource.RLIMIT_DATA, (min(hard, _data_bytes() + budget), hard))
+    try:
+        yield
+    except MemoryError:
+        raise BackendRejected(
+            f"decoding the circuits needs more than worker.max_decode_bytes ({budget} bytes)",
+            "worker.max_decode_bytes",
+        ) from None
+    finally:
+        resource.setrlimit(resource.RLIMIT_DATA, (soft, hard))
+
+
+def _data_bytes() -> int:
+    """This process's private writable memory (VmData), which RLIMIT_DATA bounds."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmData:"):
+                return int(line.split()[1]) * 1024
+    return 0
 
 
 def _send(connection: Any, message: dict[str, Any]) -> None:

@@ -106,6 +106,7 @@ class JobSimulations:
         self._process: Any = None
         self._connection: Any = None
         self._ps: psutil.Process | None = None
+        self._stage: Any = None  # the worker's stage, a byte it writes in shared memory
         self._cpu_done = 0.0  # CPU seconds of workers that have ended
         self._cpu_current = 0.0  # the live worker's CPU seconds at the last sample
         self.workers_started = 0
@@ -183,15 +184,16 @@ class JobSimulations:
             "cpu_seconds": max(1, math.ceil(remaining)),
             "max_reply_bytes": int(self.policy.worker.max_reply_bytes),
         }
-        from engine.backends import worker
+        from engine.backends import worker  # Qiskit and Aer: imported when first needed
 
-        process = _WorkerProcess(target=worker.serve, args=(theirs, config), daemon=True,
+        stage = context.RawValue("b", worker.DECODING)
+        process = _WorkerProcess(target=worker.serve, args=(theirs, config, stage), daemon=True,
                                  name="simulation-worker")
         with self._cond:
             if self._closed:
                 raise JobEnded("the job has ended; no worker is started for it")
             process.start()
-            self._process, self._connection = process, ours
+            self._process, self._connection, self._stage = process, ours, stage
         theirs.close()
         self.workers_started += 1
         try:
@@ -251,7 +253,6 @@ class JobSimulations:
             connection = self._connection
         if connection is None:
             raise JobEnded("the job ended while this backend call started")
-        admitted = False
         deadline = time.monotonic() + self.limits.max_seconds_per_call
         try:
             connection.send_bytes(json.dumps(plan.request()).encode("utf-8"))
@@ -265,9 +266,6 @@ class JobSimulations:
                         f"({self.limits.max_seconds_per_call:g} s); its worker was stopped",
                         "per_job.max_seconds_per_call",
                     ) from None
-                if reply.get("admitted") is True:
-                    admitted = True
-                    continue
                 self._sample_cpu()
                 if isinstance(reply.get("result_bytes"), int):
                     data = connection.recv_bytes(int(self.policy.worker.max_reply_bytes))
@@ -282,7 +280,7 @@ class JobSimulations:
         except (EOFError, OSError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
             if self._closed:
                 raise JobEnded("the job ended while this backend call ran") from None
-            raise self._worker_failed(admitted, exc) from None
+            raise self._worker_failed(exc) from None
 
     def _receive(self, connection: Any, deadline: float) -> dict[str, Any]:
         """The worker's next JSON message; ``TimeoutError`` past ``deadline``."""
@@ -297,9 +295,12 @@ class JobSimulations:
             raise ValueError("a worker message is not a JSON object")
         return message
 
-    def _worker_failed(self, admitted: bool, exc: BaseException) -> BackendError:
+    def _worker_failed(self, exc: BaseException) -> BackendError:
         """Name the limit that most likely ended a worker that stopped answering."""
         ended = isinstance(exc, (EOFError, BrokenPipeError, ConnectionResetError))
+        from engine.backends.worker import SIMULATING
+
+        admitted = self._stage is not None and self._stage.value == SIMULATING
         code = self._kill()
         if not ended:  # it broke the protocol, or sent more than a reply may hold
             if isinstance(exc, OSError):

@@ -7,9 +7,10 @@ process), admits the decoded circuits, simulates, and answers with the ``Result`
 RuntimeEncoder JSON. Every message either way is JSON in one ``send_bytes`` frame; a result
 is a JSON header frame followed by the result's UTF-8 text in a frame of its own.
 
-Replies: ``{"ready": pid}`` once; then per request ``{"admitted": true}`` when the circuits are
-decoded and admitted, and one of ``{"result_bytes": n}`` (+ the text frame),
-``{"rejected": message, "limit": name}`` or ``{"error": type, "message": text}``.
+Replies: ``{"ready": pid}`` once; then per request one of ``{"result_bytes": n}`` (+ the text
+frame), ``{"rejected": message, "limit": name}`` or ``{"error": type, "message": text}``. The
+stage of the current request (decoding, or simulating) is a byte in shared memory, so that
+the host can name the limit that ended a worker without a message per stage.
 """
 
 from __future__ import annotations
@@ -33,11 +34,16 @@ from engine.backends.admission import check_decoded
 from engine.backends.devices import build_backend
 from engine.backends.policy import BackendPolicy
 from engine.errors import BackendRejected, DecodeError
+from engine.serialization import RuntimeDecoder, RuntimeEncoder, default_policy
+from engine.serialization.circuits import read_circuit
 
 MEMORY_LIMIT = "worker.max_memory_bytes"
 
 
-def serve(connection: Any, config: dict[str, Any]) -> None:
+DECODING, SIMULATING = 0, 1
+
+
+def serve(connection: Any, config: dict[str, Any], stage: Any) -> None:
     """The worker's main: limits first, then requests until the pipe closes.
 
     Its standard output and error go to ``/dev/null``: what it has to say travels on the
@@ -55,8 +61,9 @@ def serve(connection: Any, config: dict[str, Any]) -> None:
             request = json.loads(connection.recv_bytes())
         except (EOFError, OSError):
             return
+        stage.value = DECODING
         try:
-            text = _run(connection, policy, backends, request)
+            text = _run(stage, policy, backends, request)
         except BackendRejected as exc:
             _send(connection, {"rejected": str(exc)[:2000], "limit": exc.limit})
         except MemoryError:
@@ -84,10 +91,8 @@ def apply_limits(memory_bytes: int, cpu_seconds: int) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
-def _run(connection: Any, policy: BackendPolicy, backends: dict[tuple[str, str], Any],
+def _run(stage: Any, policy: BackendPolicy, backends: dict[tuple[str, str], Any],
          request: dict[str, Any]) -> str:
-    from engine.serialization import RuntimeDecoder, RuntimeEncoder
-
     with _decode_budget(int(policy.worker.max_decode_bytes)):
         circuits = [_load_circuit(c) for c in request["circuits"]]
         try:
@@ -100,7 +105,7 @@ def _run(connection: Any, policy: BackendPolicy, backends: dict[tuple[str, str],
         options["matrix_product_state_max_bond_dimension"] = (
             policy.admission.mps_max_bond_dimension
         )
-    _send(connection, {"admitted": True})
+    stage.value = SIMULATING
     key = (request["backend"], method)
     backend = backends.get(key)
     if backend is None:
@@ -112,9 +117,6 @@ def _run(connection: Any, policy: BackendPolicy, backends: dict[tuple[str, str],
 
 def _load_circuit(circuit_b64: str) -> Any:
     """One circuit from hostile QPY: headers checked, then Qiskit's reader, in this process."""
-    from engine.serialization import default_policy
-    from engine.serialization.circuits import read_circuit
-
     try:
         raw = base64.b64decode(circuit_b64, validate=True)
         with warnings.catch_warnings():

@@ -111,7 +111,7 @@ def test_a_call_past_its_time_limit_kills_the_worker_and_the_next_call_runs():
     usage = JobUsage()
     try:
         slow = registry.submit("aer_simulator", qpy_b64(HEAVY), {"shots": 10}, usage)
-        pid = _simulating(usage)
+        pid = _simulating(usage, cpu_seconds=0)  # its worker, seen before the limit ends it
         with pytest.raises(BackendRejected) as caught:
             slow.result(timeout=30)
         assert caught.value.limit == "per_job.max_seconds_per_call"

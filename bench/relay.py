@@ -68,9 +68,14 @@ def main() -> None:
     from qiskit import QuantumCircuit
     from qiskit_aer import AerSimulator
 
-    from engine.program.loader import program_from_source
-    from engine.sandbox import run_program
     from engine.sandbox.images import ensure_runtime_image
+
+    try:
+        from engine.program.loader import program_from_source
+        from engine.sandbox import run_program
+    except ImportError:  # the layout since the one-job-path change
+        from engine.loader import program_from_source
+        from engine.submission import run_program
 
     ensure_runtime_image()
     relay = program_from_source(RELAY, entry="relay")

@@ -71,6 +71,30 @@ def test_results_match_a_direct_aer_run(registry):
     usage.close()
 
 
+def test_many_concurrent_calls_of_one_job_each_get_their_own_result(registry):
+    usage = JobUsage()
+    futures: dict[int, object] = {}
+    lock = threading.Lock()
+
+    def submit_some(first: int) -> None:
+        for shots in range(first, first + 10):
+            future = registry.submit("aer_simulator", qpy_b64(bell()), {"shots": shots}, usage)
+            with lock:
+                futures[shots] = future
+
+    threads = [threading.Thread(target=submit_some, args=(1 + 10 * t,)) for t in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for shots, future in futures.items():
+        counts = json.loads(future.result(timeout=120), cls=RuntimeDecoder).get_counts()
+        assert sum(counts.values()) == shots and set(counts) <= {"00", "11"}
+    assert len(futures) == 40 and usage.calls == 40
+    assert usage.simulations.workers_started == 1  # one worker served the whole job
+    usage.close()
+
+
 def test_the_engine_keeps_running_while_its_worker_simulates(registry):
     usage = JobUsage()
     future = registry.submit("aer_simulator", qpy_b64(HEAVY), {"shots": 10}, usage)

@@ -93,8 +93,8 @@ def plan_call(limits: AdmissionLimits, allowed_options: list[str], backend: str,
             "max_qubits",
         )
     declared = [_declared_qubits(c) for c in circuits_b64]
-    for qubits in declared:
-        check_size(limits, method, qubits, shots, bool(options.get("memory")))
+    if declared:  # the estimates grow with the qubits: the widest circuit decides
+        check_size(limits, method, max(declared), shots, bool(options.get("memory")))
     return CallPlan(backend, method, shots, list(circuits_b64), dict(options), declared)
 
 
@@ -132,8 +132,10 @@ def check_decoded(limits: AdmissionLimits, method: str, circuits: list[Any], sho
     circuit's memory, and the call's estimated time."""
     seconds = 0.0
     per_shot_noise = options.get("noise_model") is not None
+    if circuits:  # the estimates grow with the qubits: the widest circuit decides
+        widest = max(circuit.num_qubits for circuit in circuits)
+        check_size(limits, method, widest, shots, bool(options.get("memory")))
     for circuit in circuits:
-        check_size(limits, method, circuit.num_qubits, shots, bool(options.get("memory")))
         _check_definitions(limits, method, circuit)
         gates = _expanded_size(circuit, {})
         repeats = shots if per_shot_noise or _samples_per_shot(circuit) else 1

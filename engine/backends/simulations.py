@@ -171,8 +171,12 @@ class JobSimulations:
             self._closed = True
             queued = list(self._queue)
             self._queue.clear()
+            direct, self._direct = self._direct, None  # sent, but not yet taken up
             self._wake()
         self._kill()
+        if direct is not None:
+            self._slots.release()
+            direct[1].set_exception(JobEnded("the job ended while this backend call ran"))
         for _plan, future in queued:
             if future.set_running_or_notify_cancel():
                 future.set_exception(JobEnded("the job ended before this backend call ran"))

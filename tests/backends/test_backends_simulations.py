@@ -7,8 +7,12 @@ a job's simulations at once, and must pay nothing for a decoding bomb but a refu
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -20,6 +24,7 @@ from engine.backends import BackendRegistry, JobEnded, JobUsage, load_backend_po
 from engine.errors import BackendRejected
 from engine.serialization import RuntimeDecoder
 
+REPO = Path(__file__).resolve().parents[2]
 HEAVY = brickwork(22, 4)  # admitted, and several seconds of simulation on one core
 MiB = 1 << 20
 
@@ -223,3 +228,31 @@ def test_many_empty_wide_circuits_are_refused_before_decoding(registry):
     assert time.monotonic() - started < 5
     assert engine.memory_info().rss - before < 64 * MiB
     assert usage.simulations is None  # no worker was needed to refuse it
+
+
+EMBEDDING_SCRIPT = """
+import sys
+sys.path.insert(0, {tests!r})
+with open({marker!r}, "a") as runs:
+    runs.write("ran\\n")
+from backend_circuits import bell, qpy_b64
+from engine.backends import BackendRegistry, JobUsage
+registry, usage = BackendRegistry(), JobUsage()
+print(len(registry.submit("aer_simulator", qpy_b64(bell()), {{"shots": 3}}, usage).result(120)))
+usage.close()
+"""
+
+
+def test_starting_a_worker_does_not_run_an_embedding_script_again(tmp_path):
+    # A script without a main guard, as an embedding application may be written: spawn-style
+    # multiprocessing would run it again in every worker.
+    marker = tmp_path / "runs.txt"
+    script = tmp_path / "embedding.py"
+    script.write_text(EMBEDDING_SCRIPT.format(tests=str(Path(__file__).parent),
+                                              marker=str(marker)))
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert int(done.stdout.strip()) > 100  # a Result's JSON came back
+    assert marker.read_text() == "ran\n"

@@ -4,6 +4,8 @@
   call in this process, over ``--runs`` jobs of ``--calls`` calls each (median, min, max);
 - the first call of each job against the median call of that job: the job's one-off cost of
   its first call (on an engine that simulates in worker processes, the worker's start-up);
+- the host's CPU time per call: this process (the engine) and its descendants (simulation
+  workers), which unlike wall time barely depends on what else the machine runs;
 - where the engine has per-job simulation workers, the start-up of one worker alone.
 
 Run: ``.venv/bin/python bench/relay.py [--runs N] [--calls N]``. Needs Docker.
@@ -13,8 +15,10 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import threading
 import time
 
+import psutil
 from table import print_table
 
 RELAY = """
@@ -38,6 +42,51 @@ def main(backend, user_messenger, calls=200):
 def spread(samples: list[float], scale: float, unit: str) -> str:
     return (f"{statistics.median(samples) * scale:.2f} {unit} "
             f"(min {min(samples) * scale:.2f}, max {max(samples) * scale:.2f})")
+
+
+class HostCpu:
+    """CPU seconds of this process (less the sampling thread's own) and of its descendants
+    (sampled in a thread, since they may end before the block does) over a block."""
+
+    def __init__(self, interval: float = 0.05) -> None:
+        self._me = psutil.Process()
+        self._interval = interval
+        self._stop = threading.Event()
+        self._baseline: dict[int, float] = {}
+        self._seen: dict[int, float] = {}
+        self._sampler_cpu = 0.0
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _children(self) -> dict[int, float]:
+        seen = {}
+        for child in self._me.children(recursive=True):
+            try:
+                times = child.cpu_times()
+            except psutil.Error:
+                continue
+            seen[child.pid] = times.user + times.system
+        return seen
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            for pid, cpu in self._children().items():
+                self._seen[pid] = max(self._seen.get(pid, 0.0), cpu)
+            self._sampler_cpu = time.thread_time()
+            time.sleep(self._interval)
+
+    def __enter__(self) -> HostCpu:
+        self._baseline = self._children()
+        self._start = self._me.cpu_times()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        end = self._me.cpu_times()
+        spent = (end.user + end.system) - (self._start.user + self._start.system)
+        self.engine = spent - self._sampler_cpu
+        self.children = sum(cpu - self._baseline.get(pid, 0.0) for pid, cpu in self._seen.items())
 
 
 def worker_start_seconds(runs: int) -> list[float] | None:
@@ -91,10 +140,13 @@ def main() -> None:
 
     spawn = worker_start_seconds(args.runs)  # before any job, so no forkserver is warm
     run_program(relay, {"calls": 10})  # warm the image, imports and backends once
-    overheads, relayed, directs, firsts = [], [], [], []
+    overheads, relayed, directs, firsts, engine_cpu, host_cpu = [], [], [], [], [], []
     for _ in range(args.runs):
-        outcome = run_program(relay, {"calls": args.calls})
+        with HostCpu() as cpu:
+            outcome = run_program(relay, {"calls": args.calls})
         assert outcome.status == "DONE", (outcome.reason, outcome.error)
+        engine_cpu.append(cpu.engine / (args.calls + 1))
+        host_cpu.append((cpu.engine + cpu.children) / (args.calls + 1))
         per_call = outcome.result["seconds"] / outcome.result["calls"]
         direct = statistics.median(direct_call() for _ in range(args.calls))
         relayed.append(per_call)
@@ -107,11 +159,14 @@ def main() -> None:
         ("backend.run, 1 qubit, through the relay", spread(relayed, 1000, "ms"), ""),
         ("relay overhead per call", spread(overheads, 1000, "ms"), "target < 1.5 ms"),
         ("first call of a job, beyond a median call", spread(firsts, 1000, "ms"), ""),
+        ("engine process CPU per call (whole job / calls)", spread(engine_cpu, 1000, "ms"), ""),
+        ("host CPU per call, engine + simulation workers", spread(host_cpu, 1000, "ms"), ""),
     ]
     if spawn is not None:
         rows.append(("one job's simulation worker, start to ready", spread(spawn, 1000, "ms"),
                      ""))
-    print(f"{args.runs} jobs of {args.calls} calls each")
+    print(f"{args.runs} jobs of {args.calls} calls each; load average "
+          f"{', '.join(f'{load:.1f}' for load in psutil.getloadavg())}")
     print_table(rows)
 
 

@@ -237,11 +237,11 @@ class JobSimulations:
                 f"the simulation worker did not start within worker.start_timeout_seconds "
                 f"({self.policy.worker.start_timeout_seconds:g} s)"
             ) from None
-        if not isinstance(ready.get("ready"), int):
+        if ready.get("ready") != process.pid:
             self._kill()
             raise BackendError("the simulation worker did not start as expected")
-        try:
-            self._ps = psutil.Process(ready["ready"])
+        try:  # the PID the fork server reported, not the worker's word
+            self._ps = psutil.Process(process.pid)
         except psutil.Error:
             self._ps = None
 

@@ -276,6 +276,7 @@ class _Run:
             self._finish(ERROR, Reason.SANDBOX_CRASHED,
                          error=ErrorInfo(type(exc).__name__, str(exc)))
         finally:
+            self.usage.close()  # the job's simulations end with it
             self.container.kill_soon()
             self.container.remove()
         assert self.outcome is not None
@@ -307,6 +308,7 @@ class _Run:
                 if cancel_at is None:
                     cancel_at = now
                     self._finish(CANCELLED, Reason.USER)
+                    self.usage.close()
                     self._try_send(CancelMessage())
                 if now - cancel_at >= self.policy.timing.cancel_grace_seconds:
                     self.container.kill_soon()
@@ -416,8 +418,13 @@ class _Run:
         future.add_done_callback(lambda f: self._on_backend_done(message.request_id, f))
 
     def _on_backend_done(self, request_id: str, future: Future[str]) -> None:
+        from engine.errors import BackendRejected
+
         try:
             reply = BackendResultMessage(request_id=request_id, result=future.result())
+        except BackendRejected as exc:  # refused by the job's worker or bounds, limit named
+            reply = BackendResultMessage(request_id=request_id, error=BackendFailure(
+                type="BackendRejected", message=str(exc)[:2000], limit=exc.limit))
         except Exception as exc:
             reply = BackendResultMessage(request_id=request_id, error=BackendFailure(
                 type=type(exc).__name__, message=str(exc)[:2000]))

@@ -175,3 +175,24 @@ class InterimDocument(BaseModel):
 
     seq: int
     data: Any
+
+
+class BackendInfo(BaseModel):
+    """A backend jobs can name: what ``backends()`` returns and ``GET /v1/backends`` lists.
+
+    ``num_qubits`` is the device's size (a simulator's: what its method may simulate);
+    ``max_qubits`` and ``max_shots`` are the admission limits a ``backend.run`` call meets.
+    """
+
+    name: str
+    alias_of: str | None = None
+    method: str
+    simulator: bool
+    num_qubits: int
+    max_qubits: int
+    max_shots: int
+    basis_gates: list[str]
+    coupling_map: list[list[int]] | None = None
+
+    def __str__(self) -> str:
+        return self.name

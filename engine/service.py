@@ -33,6 +33,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.accounts import Accounts
+from engine.documents import BackendInfo
 from engine.errors import (
     DuplicateProgram,
     EngineError,
@@ -511,8 +512,9 @@ class RuntimeService(RuntimeServiceInterface):
         executor = self._core.executor
         return executor.running_jobs() if executor is not None else []
 
-    def backends(self) -> list[str]:
-        return self._core.registry.names()
+    def backends(self) -> list[BackendInfo]:
+        registry = self._core.registry
+        return [registry.info(name) for name in registry.names()]
 
     # --- the JobSource interface (used by RuntimeJob) ----------------------------------------
 

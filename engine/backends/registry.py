@@ -14,7 +14,7 @@ import threading
 import weakref
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.backends.admission import CallPlan, plan_call
 from engine.backends.devices import GENERIC_NAME, build_backend
@@ -23,6 +23,9 @@ from engine.backends.simulations import JobEnded, JobSimulations
 from engine.errors import BackendError, BackendRejected
 from engine.metadata import BackendRequirements
 from engine.protocol import BackendDescription
+
+if TYPE_CHECKING:
+    from engine.documents import BackendInfo
 
 
 @dataclass
@@ -83,6 +86,27 @@ class BackendRegistry:
         raise BackendError(
             f"unknown backend {name!r}; known: {known}, or fake_<N>q with "
             f"N <= {self.policy.generic_devices.max_qubits}"
+        )
+
+    def info(self, name: str) -> BackendInfo:
+        """What a caller may know of backend ``name`` and of its admission limits."""
+        from engine.documents import BackendInfo
+
+        canonical = self.resolve(name)
+        description = self.describe(canonical)
+        method = self.method(canonical)
+        admission = self.policy.admission
+        max_qubits = admission.max_qubits.get(method, admission.max_qubits["automatic"])
+        return BackendInfo(
+            name=name,
+            alias_of=canonical if canonical != name else None,
+            method=method,
+            simulator=canonical in self.policy.backends,
+            num_qubits=description.num_qubits,
+            max_qubits=min(max_qubits, description.num_qubits),
+            max_shots=admission.max_shots,
+            basis_gates=sorted(description.operations),
+            coupling_map=description.coupling_map,
         )
 
     def method(self, name: str) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.documents import JobDocument, ProgramDocument
+from engine.documents import BackendInfo, JobDocument, ProgramDocument
 from engine.records import JobRecord
 from engine.runtime_program import RuntimeProgram
 
@@ -76,7 +76,7 @@ class JobList(BaseModel):
 
 
 class BackendList(BaseModel):
-    backends: list[str]
+    backends: list[BackendInfo]
 
 
 class WhoAmI(BaseModel):

@@ -1044,11 +1044,18 @@ class _Run:
         else:
             return frozenset()
         bases = self._resolve(obj, depth)  # nesting is bounded by the tree's depth limit
-        follow = self._follow
-        return frozenset(
-            follow(f"{base}.{attr}") if not base.startswith("builtins.") else f"{base}.{attr}"
-            for base in bases
-        )
+        names = set()
+        reached = self.reached
+        for base in bases:
+            dotted = f"{base}.{attr}"
+            if base.startswith("builtins."):
+                names.add(dotted)
+                continue
+            followed = self._follow(dotted)
+            if base in reached and followed not in reached:
+                reached[followed] = f"{reached[base]}.{attr}"  # what the map led to, and on
+            names.add(followed)
+        return frozenset(names)
 
     def _follow(self, dotted: str) -> str:
         """``dotted`` after the policy's attribute map (``logging.os`` -> ``os``)."""

@@ -21,7 +21,6 @@ import ast
 import builtins
 import posixpath
 import re
-from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -106,6 +105,8 @@ _FORMAT_TAKERS = {
 # Methods that read fields of a format string; for vformat and get_field (string.Formatter)
 # and str.format(fmt, ...) the format string is the first argument, else the receiver.
 _FORMAT_METHODS = frozenset({"format", "format_map", "vformat", "get_field"})
+# attribute names the walk notes for the resolution step
+_NOTED_ATTRIBUTES = _FORMAT_METHODS | {"__dict__", "modules"}
 _ALIAS_CALLS = {
     "builtins.breakpoint": "PE502",
     "builtins.input": "PE503",
@@ -183,7 +184,7 @@ class _Walk:
     denied_roots: set[str] = field(default_factory=set)
     # how often each name is assigned or deleted, and names bound in other ways (arguments,
     # definitions, handlers, patterns): a name is a literal only if every binding is one
-    stores: Counter[str] = field(default_factory=Counter)
+    stores: dict[str, int] = field(default_factory=dict)
     other_binders: set[str] = field(default_factory=set)
     # uses of format-reading methods: the attribute, and its call (None if taken as a value)
     format_refs: list[tuple[ast.Attribute, ast.Call | None]] = field(default_factory=list)
@@ -199,6 +200,9 @@ class AstPass:
         self.escape_attributes = frozenset(names.escape_attributes)
         self.frame_attributes = frozenset(names.frame_attributes)
         self.module_attributes = frozenset(names.module_attributes)
+        self.judged_attributes = (
+            self.escape_attributes | self.frame_attributes | self.module_attributes
+        )
         dunders = sorted(
             (name for name in self.escape_attributes if name.startswith("__")), key=len
         )
@@ -410,7 +414,8 @@ class _Run:
 
     def _name(self, node: ast.Name, scopes: tuple) -> None:
         if type(node.ctx) is not ast.Load:
-            self.data.stores[node.id] += 1
+            stores = self.data.stores
+            stores[node.id] = stores.get(node.id, 0) + 1
             return
         name = node.id
         if name in ESCAPE_NAMES:
@@ -422,7 +427,9 @@ class _Run:
 
     def _attribute(self, node: ast.Attribute, scopes: tuple) -> None:
         attr = node.attr
-        if not self._judge_attribute(node, attr, "attribute"):
+        if attr in self.rules.judged_attributes:
+            self._judge_attribute(node, attr, "attribute")
+        elif attr in _NOTED_ATTRIBUTES:
             if attr == "__dict__":
                 self.data.dict_refs.append(node)
             elif attr == "modules" and _last_name(node.value) in ("sys", "_sys"):
@@ -467,6 +474,8 @@ class _Run:
         func = node.func
         if type(func) is ast.Attribute and func.attr in _FORMAT_METHODS:
             data.format_refs.append((func, node))
+        if not node.keywords:
+            return
         for name, value in _keywords(node):
             if name == "allow_pickle" and not _is_false(value):
                 self.report(
@@ -529,7 +538,7 @@ class _Run:
         value = node.value
         if type(value) is not str or id(node) in self.data.docstrings:
             return
-        if may_have_steps(value):  # any string may end up formatting something
+        if "{" in value and may_have_steps(value):  # any string may end up formatting
             self._judge_steps(node, format_steps(value))
         if "_" not in value:
             return
@@ -866,7 +875,7 @@ class _Run:
             not values
             or name in data.aliases
             or name in data.other_binders
-            or data.stores[name] != len(values)
+            or data.stores.get(name, 0) != len(values)
         ):
             return None
         return values

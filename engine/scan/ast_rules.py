@@ -676,6 +676,13 @@ class _Run:
                 self.report(
                     "PE404", node, f"{shown} is taken as a value, so its calls cannot be checked"
                 )
+            inside = _inside_checked(canonical)
+            if inside is not None:
+                self.report(
+                    "PE404",
+                    node,
+                    f"{written} reaches inside {inside}, whose calls are checked only as a whole",
+                )
             entry = self.policy.denied_entry(canonical)
             if entry is None:
                 if canonical in self.reached and self.policy.import_status(canonical) != "allow":
@@ -785,8 +792,10 @@ class _Run:
         string must be a literal, whose fields are then judged."""
         method, receiver = attribute.attr, attribute.value
         written = f"{_dotted(attribute)}()"
-        if self._imported(receiver):
-            return  # an attribute of a module (numpy.lib.format), not a method
+        if call is None:
+            imported = self._imported(receiver)
+            if imported and not any(self.source.is_local(name) for name in imported):
+                return  # an attribute of an allowed module (numpy.lib.format), not a method
         first_argument = method in ("vformat", "get_field") or (
             self._resolve(receiver) == {"builtins.str"}
         )
@@ -1046,6 +1055,8 @@ class _Run:
             return self._resolve_name(node.id, depth)
         if kind is ast.Attribute:
             obj, attr = node.value, node.attr
+            if attr == "__call__":
+                return self._resolve(obj, depth)  # f.__call__(...) is f(...)
         elif kind is ast.Call and (found := _getattr_literal(node)) is not None:
             if "getattr" in self.data.aliases:
                 return frozenset()  # getattr itself is rebound
@@ -1286,6 +1297,23 @@ def _getattr_literal(node: ast.expr) -> tuple[ast.expr, str] | None:
     if type(name) is not ast.Constant or not isinstance(name.value, str):
         return None
     return args[0], name.value
+
+
+# Attributes of a function that say what it is, not how to call around it.
+_DESCRIPTIVE_ATTRIBUTES = frozenset({"__name__", "__qualname__", "__module__", "__doc__"})
+
+
+def _inside_checked(canonical: str) -> str | None:
+    """The checked callable ``canonical`` is an attribute of (``numpy.save._implementation``
+    is inside ``numpy.save``), unless the attribute only describes it."""
+    cut = canonical.rfind(".")
+    while cut > 0:
+        owner = canonical[:cut]
+        if owner in _CHECKED_CALLS:
+            rest = canonical[cut + 1 :]
+            return None if rest in _DESCRIPTIVE_ATTRIBUTES else owner
+        cut = canonical.rfind(".", 0, cut)
+    return None
 
 
 def _last_name(node: ast.expr) -> str | None:

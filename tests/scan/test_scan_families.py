@@ -69,6 +69,8 @@ FIRES = [
     ("PE501", "open('/etc/passwd', **{'mode': 'w'})"),
     ("PE404", "import numpy as np\nloaders = [np.load]"),
     ("PE404", "import numpy as np\nsorted(files, key=np.save)"),
+    ("PE404", "import numpy as np\nnp.save._implementation('/etc/x', a)"),
+    ("PE203", "import numpy as np\nnp.load.__call__(f, None, True)"),
     # --- attributes of allowed modules (the attribute map) -----------------------------------
     ("PE105", "import logging\nlogging.os.getcwd()"),
     ("PE105", "import random\nrandom._urandom(4)"),
@@ -146,6 +148,7 @@ QUIET = [
     (("PE203",), "import numpy as np\nnp.load(f, 'r')"),
     (("PE404",), "import numpy as np\nload = np.load\nload(f)"),
     (("PE404",), "import numpy as np\nnp.save('/tmp/a.npy', a)"),
+    (("PE404",), "import numpy as np\nprint(np.save.__name__, np.load.__doc__)"),
     # --- attributes of allowed modules -------------------------------------------------------
     (("PE102", "PE105"), "import numpy as np\nnp.linalg.norm(x)"),
     (("PE102", "PE105"), "import scipy.linalg._basic as basic\nbasic.np.zeros(3)"),
@@ -220,6 +223,19 @@ def test_a_local_star_import_is_a_finding(policy):
         policy,
     )
     assert "PE106" in {f.rule_id for f in report.findings if f.file == "main.py"}
+
+
+def test_a_format_string_from_another_file_of_the_upload_is_computed(policy):
+    from engine.scan import scan_files
+
+    report = scan_files(
+        {
+            "main.py": "from helpers import TEMPLATE\nrender = TEMPLATE.format\nrender(main)\n",
+            "helpers.py": "TEMPLATE = '{0.__glo' + 'bals__}'\n",
+        },
+        policy,
+    )
+    assert "PE405" in {f.rule_id for f in report.findings if f.file == "main.py"}
 
 
 def test_literal_keyword_dicts_are_judged_like_keywords(scan):

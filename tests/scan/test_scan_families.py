@@ -100,6 +100,10 @@ FIRES = [
     ("PE501", "import logging\nlogging.basicConfig(filename='/var/log/run.log')"),
     ("PE501", "import logging\nlogging.basicConfig(filename=path)"),
     ("PE105", "import logging\nlogging.FileHandler('/tmp/x')"),
+    ("PE105", "import logging\nlogging.handlers.RotatingFileHandler('/tmp/x')"),
+    ("PE101", "from logging.handlers import RotatingFileHandler"),
+    ("PE105", "import qiskit.utils.optionals as o\no._LazySubprocessTester(['id'])"),
+    ("PE105", "import qiskit.visualization.dag_visualization as d\nd.subprocess.run(['id'])"),
 ]
 
 QUIET = [

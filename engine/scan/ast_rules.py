@@ -745,7 +745,10 @@ class _Run:
         """Arguments of a checked call must be readable: no ``*args``, and ``**`` only of a
         literal dict with constant keys (whose items are judged as keywords)."""
         short = canonical.rpartition(".")[2]
-        if canonical not in _REFLECTION and any(type(arg) is ast.Starred for arg in node.args):
+        args = node.args
+        if canonical in _WRITERS and args and type(args[0]) is not ast.Starred:
+            return  # the target is written out; the rest names arrays (np.savez(p, **arrays))
+        if canonical not in _REFLECTION and any(type(arg) is ast.Starred for arg in args):
             self.report("PE406", node, f"{short}(){via} with positional arguments unpacked (*…)")
         for keyword in node.keywords:
             if keyword.arg is None and _literal_keywords(keyword.value) is None:

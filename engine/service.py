@@ -73,6 +73,7 @@ class ServicePolicy(BaseModel):
     max_queued_per_user: int = Field(ge=1)
     poll_seconds: float = Field(gt=0, le=60)
     log_flush_seconds: float = Field(default=0.25, gt=0, le=60)
+    cancel_deadline_seconds: float = Field(default=30, gt=0)
     heartbeat_seconds: float = Field(gt=0)
     shutdown_grace_seconds: float = Field(ge=0)
 
@@ -169,6 +170,7 @@ def _make_executor(kind: str, core: _Core, max_concurrent_jobs: int, *,
         "max_running_per_user": core.policy.max_running_per_user,
         "poll_seconds": core.policy.poll_seconds,
         "log_flush_seconds": core.policy.log_flush_seconds,
+        "cancel_deadline_seconds": core.policy.cancel_deadline_seconds,
         "heartbeat_seconds": core.policy.heartbeat_seconds,
     }
     if kind == "ray":

@@ -30,9 +30,10 @@ _OPEN_ARRAY, _OPEN_OBJECT, _CLOSE_ARRAY, _CLOSE_OBJECT = (ord(c) for c in "[{]}"
 class Structure:
     """What a JSON text holds outside its strings.
 
-    ``values`` is an upper bound on the values a parser would build: every array and object,
-    and every element after a comma. ``balanced`` is False when a closing bracket comes before
-    its opening one or some bracket is never closed (the text is then not JSON).
+    ``values`` is an upper bound on the values a parser would build: the document itself and
+    every element of every array and object (one more than its commas, unless it is empty).
+    ``balanced`` is False when a closing bracket comes before its opening one or some bracket
+    is never closed (the text is then not JSON).
     """
 
     depth: int
@@ -72,7 +73,8 @@ def measure_structure(text: str) -> Structure:
     """Measure ``text`` (any string; it need not be valid JSON)."""
     structure = strip_strings(text)
     containers = structure.count("[") + structure.count("{")
-    values = containers + structure.count(",") + 1
+    empty = structure.count("[]") + structure.count("{}")
+    values = 1 + structure.count(",") + containers - empty  # one more element than commas
     if containers == 0:
         closers = structure.count("]") + structure.count("}")
         return Structure(depth=0, values=values, balanced=closers == 0)
@@ -87,7 +89,7 @@ def check_structure(text: str, limits: Limits) -> None:
     one fast pass; the strings are cut out only when those bounds break a limit.
     """
     containers = text.count("[") + text.count("{")
-    if containers <= limits.max_depth and containers + text.count(",") < limits.max_values:
+    if containers <= limits.max_depth and 1 + containers + text.count(",") <= limits.max_values:
         return
     structure = measure_structure(text)
     if structure.depth > limits.max_depth:

@@ -34,6 +34,7 @@ HOST_GROWTH = 200 * MiB
         ("deep", "nests deeper than max_depth 100"),
         ("not_json", "not valid JSON"),
         ("array_bomb", "over max_array_bytes"),
+        ("noise_model", "40000 errors exceed max_noise_model_errors 2000"),
     ],
 )
 def test_invalid_result_ends_the_job_as_result_invalid(
@@ -88,6 +89,20 @@ def test_interim_array_bomb_is_kept_encoded_and_refused_when_read(
         outcome.interim  # noqa: B018 - decoding happens on read
     assert info.value.limit == "max_array_bytes"
     assert growth < HOST_GROWTH, f"host RSS grew by {growth} bytes"
+
+
+def test_huge_noise_model_interim_does_not_delay_the_watchdog(sandbox, hostile_profile) -> None:
+    limit = 10.0  # time enough to start and publish under load
+    run = sandbox.run(sandbox.hostile("raw_payload"),
+                      {"kind": "noise_model", "how": "publish", "then": "loop"},
+                      profile=hostile_profile, max_execution_time=limit)
+    outcome = run.outcome
+
+    assert (outcome.status, outcome.reason) == ("CANCELLED", "ran_too_long")
+    assert run.wall < limit + 5, run.wall  # the relay never decoded it
+    assert outcome.metrics["interim_messages"] == 1  # kept encoded
+    with pytest.raises(DecodeBudgetExceeded, match=r"max_noise_model_errors"):
+        outcome.interim  # noqa: B018 - decoding happens on read
 
 
 def test_the_engine_runs_normal_programs_after_the_refusals(sandbox, hostile_profile) -> None:

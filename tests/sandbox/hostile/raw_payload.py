@@ -2,11 +2,13 @@
 
 A custom encoder returns any text it likes, so the program can send what ``RuntimeEncoder``
 never writes: 200,000 levels of nesting, text that is not JSON, a document whose arrays
-inflate to 1 GiB. A lone surrogate needs no trick: ``json.dumps`` escapes it as ``\\ud800``.
+inflate to 1 GiB, a noise model of 40,000 errors. A lone surrogate needs no trick:
+``json.dumps`` escapes it as ``\\ud800``.
 """
 
 import base64
 import json
+import time
 import zlib
 
 MIB = 1 << 20
@@ -28,7 +30,17 @@ def _array_bomb(arrays=4, array_bytes=256 * MIB):
     return json.dumps({"arrays": [value] * arrays})
 
 
+def _noise_model(errors=40_000):
+    """A NoiseModel payload of ``errors`` bit-flip errors (Aer rebuilds it for a minute)."""
+    error = {"type": "qerror", "operations": ["x"], "gate_qubits": [[0]],
+             "probabilities": [0.99, 0.01],
+             "instructions": [[{"name": "id", "qubits": [0]}], [{"name": "x", "qubits": [0]}]]}
+    return json.dumps({"__type__": "NoiseModel", "__value__": {"errors": [error] * errors}})
+
+
 def _text(kind):
+    if kind == "noise_model":
+        return _noise_model()
     if kind == "deep":
         return "[" * 200_000 + "]" * 200_000
     if kind == "not_json":
@@ -50,7 +62,7 @@ class Raw:
         self.text = text
 
 
-def main(backend, user_messenger, kind, how="result"):
+def main(backend, user_messenger, kind, how="result", then="return"):
     if kind == "surrogate":
         if how == "publish":
             user_messenger.publish({"bad": "lone \ud800 surrogate"})
@@ -59,6 +71,8 @@ def main(backend, user_messenger, kind, how="result"):
     text = _text(kind)
     if how == "publish":
         user_messenger.publish(Raw(text), encoder=RawText)
+        while then == "loop":  # for the watchdog to end
+            time.sleep(0.1)
         return "published"
     user_messenger.publish(Raw(text), encoder=RawText, final=True)
     return None

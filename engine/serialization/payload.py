@@ -36,7 +36,7 @@ _LONE_LOW = re.compile(f"(?<!{_HIGH})" + _LOW)
 
 def lone_surrogate_at(text: str) -> int | None:
     """Where ``text`` holds a lone surrogate, raw or as a JSON escape; None if nowhere."""
-    raw = _RAW_SURROGATE.search(text)
+    raw = None if text.isascii() else _RAW_SURROGATE.search(text)  # isascii: a fast C scan
     if raw is not None:
         return raw.start()
     if _SURROGATE_ESCAPE.search(text) is None:

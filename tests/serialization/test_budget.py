@@ -138,6 +138,43 @@ def test_structure_measure_sees_through_escapes_and_unterminated_strings() -> No
     assert not measure_structure("]" + "[]" * 10 + "[").balanced
 
 
+def _shape(value: Any) -> tuple[int, int]:
+    """Depth and value count of a parsed JSON value, the slow and obvious way."""
+    if isinstance(value, (list, dict)):
+        items = list(value.values()) if isinstance(value, dict) else value
+        inner = [_shape(item) for item in items]
+        return 1 + max((depth for depth, _ in inner), default=0), 1 + sum(n for _, n in inner)
+    return 0, 1
+
+
+def test_structure_measure_agrees_with_a_parser_on_tricky_documents() -> None:
+    rng = np.random.default_rng(3)
+    leaves = ["", "\\", '\\"', '"[{', "a,b", "\u00e9", "caf\u00e9 \U0001f600", "]}", 1, None]
+
+    def build(depth: int) -> Any:
+        if depth == 0 or rng.random() < 0.3:
+            return leaves[int(rng.integers(len(leaves)))]
+        items = [build(depth - 1) for _ in range(int(rng.integers(0, 4)))]
+        if rng.random() < 0.5:
+            return items
+        return {f"k{index},[": item for index, item in enumerate(items)}
+
+    for _ in range(200):
+        value = build(6)
+        for text in (json.dumps(value), json.dumps(value, ensure_ascii=False, indent=1)):
+            structure = measure_structure(text)
+            depth, values = _shape(json.loads(text))
+            assert structure.depth == depth, text
+            assert values <= structure.values, text
+            assert structure.balanced
+
+
+def test_structure_measure_spans_chunks() -> None:
+    text = json.dumps(["x" * 1_500_000, [[]], "y\\" * 600_000, {"a": [1, 2]}])
+    structure = measure_structure(text)
+    assert (structure.depth, structure.values, structure.balanced) == (3, 9, True)
+
+
 def _noise_dict(errors: int, sequences: int) -> dict[str, Any]:
     error = {
         "type": "qerror",

@@ -9,13 +9,13 @@ a small payload that names a large object is refused while it is still small.
 from __future__ import annotations
 
 from engine.errors import DecodeBudgetExceeded
-from engine.serialization.policy import Limits
+from engine.serialization.policy import DecodeLimits
 
 
 class Budget:
     """Per-document counters against the policy's limits."""
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: DecodeLimits) -> None:
         self.limits = limits
         self.per_value = limits.max_decompressed_bytes
         self.remaining = limits.max_total_decompressed_bytes

@@ -26,7 +26,7 @@ from qiskit.circuit.parametervector import ParameterVectorElement
 
 from engine.errors import DecodeError, EncodeError
 from engine.serialization.budget import Budget
-from engine.serialization.policy import Limits
+from engine.serialization.policy import DecodeLimits
 
 _PARAMETER = "!H16s"
 _VECTOR_ELEMENT = "!HQ16sQ"
@@ -203,7 +203,7 @@ class ParameterReader:
     every element of a vector as soon as one is taken: about 500 bytes each).
     """
 
-    def __init__(self, limits: Limits, budget: Budget) -> None:
+    def __init__(self, limits: DecodeLimits, budget: Budget) -> None:
         self.limits = limits
         self.budget = budget
         self.vectors: dict[uuid.UUID, ParameterVector] = {}
@@ -333,7 +333,7 @@ _CONSTANTS = {"I": 1j, "pi": math.pi, "E": math.e}
 class _SreprBuilder:
     """Builds an expression from SymPy ``srepr`` text without evaluating it."""
 
-    def __init__(self, names: dict[str, Any], limits: Limits, type_name: str) -> None:
+    def __init__(self, names: dict[str, Any], limits: DecodeLimits, type_name: str) -> None:
         self.names = names
         self.limits = limits
         self.type_name = type_name

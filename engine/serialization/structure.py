@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.errors import DecodeBudgetExceeded
-from engine.serialization.policy import Limits
+from engine.serialization.policy import DecodeLimits
 
 # Characters of text measured per NumPy step.
 _CHUNK = 1 << 20
@@ -77,7 +77,7 @@ def measure_structure(text: str) -> Structure:
     return Structure(depth=deepest, values=values, balanced=balanced and level == 0)
 
 
-def check_structure(text: str, limits: Limits) -> None:
+def check_structure(text: str, limits: DecodeLimits) -> None:
     """Refuse ``text`` if it nests deeper than ``max_depth`` or holds more than ``max_values``.
 
     Counting brackets and commas in the whole text (strings included) gives upper bounds in

@@ -22,7 +22,7 @@ from anyio import to_thread
 from fastapi import FastAPI
 
 from engine import __version__
-from engine.server import job_routes, ops, problems, program_routes
+from engine.server import docs, job_routes, ops, problems, program_routes
 from engine.server.limits import RateLimiter, RequestLimitMiddleware
 from engine.server.metrics import HTTPMetricsMiddleware, Metrics
 from engine.server.policy import ServerPolicy, load_server_policy
@@ -72,7 +72,7 @@ def create_app(settings: Settings | None = None, *, policy: ServerPolicy | None 
         version=__version__,
         description=_DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # served offline by engine.server.docs
         redoc_url=None,
     )
     app.state.settings = settings
@@ -83,6 +83,7 @@ def create_app(settings: Settings | None = None, *, policy: ServerPolicy | None 
     app.state.stream_slots = StreamSlots(policy)
     metrics.watch("streams", app.state.stream_slots)
     problems.install(app)
+    docs.install(app)
     app.include_router(program_routes.router)
     app.include_router(job_routes.router)
     app.include_router(ops.router)

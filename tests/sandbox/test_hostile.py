@@ -27,6 +27,7 @@ from typing import Any
 import psutil
 import pytest
 
+from engine.errors import DecodeError
 from engine.sandbox import ResourceProfile, SandboxPolicy, load_sandbox_policy
 
 pytestmark = pytest.mark.docker
@@ -305,11 +306,13 @@ def test_published_settings_payload_naming_popen_is_never_built(
                       profile=hostile_profile, max_execution_time=30)
     outcome = run.outcome
 
-    # The host refused to decode it: the payload's class is not on the allowlist.
-    assert (outcome.status, outcome.reason) == ("ERROR", "protocol_violation")
-    assert "subprocess.Popen is not on the settings allowlist" in outcome.error.message
-    assert not any(isinstance(item, subprocess.Popen)
-                   for item in _walk([outcome.interim, outcome.result]))
+    # The interim message is kept encoded; reading it refuses the payload's class, which is
+    # not on the allowlist.
+    assert (outcome.status, outcome.reason) == ("DONE", None), outcome.error
+    assert len(outcome.interim_data) == 1 and outcome.result == "published"
+    with pytest.raises(DecodeError, match=r"subprocess.Popen is not on the settings allowlist"):
+        outcome.interim  # noqa: B018 - decoding happens on read
+    assert not any(isinstance(item, subprocess.Popen) for item in _walk(outcome.result))
     assert not any(str(marker) in repr(call) for call in popen_calls)
     assert not marker.exists()
 

@@ -77,7 +77,10 @@ def test_the_remote_lifecycle_of_a_sample(daemon, tokens) -> None:
         assert streamed == [(job.job_id(), m) for m in interim]
         metrics = job.metrics()
         assert metrics["wall_seconds"] > 0 and metrics["start_seconds"] > 0 and metrics["node"]
-        assert job.inputs == {"iterations": 3} and job.backend() in service.backends()
+        assert job.inputs == {"iterations": 3}
+        backends = {backend.name: backend for backend in service.backends()}
+        assert job.backend() in backends and backends[job.backend()].num_qubits >= 5
+        assert backends["ibmq_qasm_simulator"].alias_of == "aer_simulator"
 
         again = service.job(job.job_id())
         assert again.result() == "Hello, World!" and again.interim_results() == interim
@@ -441,7 +444,7 @@ def test_a_long_poll_returns_when_the_job_changes(daemon, tokens) -> None:
         assert answer.status_code == 200
         etag = answer.headers["etag"]
         seen.append(answer.json()["status"])
-    assert seen[-1] == "DONE" and answer.json()["result"] == "7"
+    assert seen[-1] == "DONE" and answer.json()["result"] == 7
     unchanged = alice.get(f"/v1/jobs/{job['id']}", params={"wait": 0.2},
                           headers={"If-None-Match": etag})
     assert unchanged.status_code == 304 and unchanged.headers["etag"] == etag

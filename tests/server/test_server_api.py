@@ -302,14 +302,15 @@ def test_oversized_bodies_get_413(daemon, tokens) -> None:
     assert "max_upload_bytes" in body["detail"]
 
 
-def test_the_rate_limit_answers_429_with_retry_after(daemon) -> None:
-    from engine.server.policy import load_server_policy
-
-    burst = load_server_policy().rate_limit.burst
+def test_the_rate_limit_answers_429_with_retry_after(start_daemon) -> None:
+    # A slow refill, so that even a loaded machine asks faster than tokens come back (at the
+    # default 50 per second, requests slower than 20 ms each never empty the bucket).
+    burst = 20
+    daemon = start_daemon(server={"rate_limit": {"requests_per_second": 1, "burst": burst}})
     hammer = daemon.http(daemon.user("hammer"))
-    responses = [hammer.get("/v1/whoami") for _ in range(burst + 100)]
+    responses = [hammer.get("/v1/whoami") for _ in range(2 * burst)]
     statuses = [response.status_code for response in responses]
-    assert statuses[0] == 200 and 429 in statuses
+    assert statuses[:burst] == [200] * burst and 429 in statuses
     limited = responses[statuses.index(429)]  # a later request may find a refilled token
     body = _problem(limited, 429)
     assert int(limited.headers["retry-after"]) >= 1 and body["error"] == "QuotaExceeded"

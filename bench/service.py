@@ -72,9 +72,9 @@ def main() -> None:
     args = parser.parse_args()
 
     from engine import RuntimeService
+    from engine.loader import program_from_source
     from engine.metadata import load_metadata
-    from engine.program.loader import program_from_source
-    from engine.sandbox import run_program
+    from engine.submission import run_program
 
     rows: list[tuple[str, str, str]] = []
     with tempfile.TemporaryDirectory() as home:
@@ -127,8 +127,8 @@ def main() -> None:
 
 def _fill_programs(service, count: int) -> None:
     """Store ``count`` programs straight through the store (uploads would build images)."""
+    from engine.loader import program_from_source
     from engine.metadata import load_metadata
-    from engine.program.loader import program_from_source
 
     metadata = load_metadata(Path("program_source/hello_world/hello_world.json"))
     source = program_from_source(TRIVIAL, metadata=metadata)

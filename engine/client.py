@@ -49,10 +49,11 @@ from engine.errors import (
     RemoteError,
     RuntimeJobTimeout,
 )
-from engine.jobs import RuntimeJob
+from engine.interface import RuntimeServiceInterface
 from engine.program import ResultDecoder
-from engine.programs import RuntimeProgram
-from engine.store.records import JobRecord, JobStatus, ProgramRecord, ProgramVersionRecord
+from engine.records import JobRecord, JobStatus, ProgramRecord, ProgramVersionRecord
+from engine.runtime_job import RuntimeJob
+from engine.runtime_program import RuntimeProgram
 
 __all__ = ["RemoteRuntimeJob", "RemoteRuntimeService"]
 
@@ -68,7 +69,7 @@ _ERROR_CLASSES: dict[str, type[EngineError]] = {
 }
 
 
-class RemoteRuntimeService:
+class RemoteRuntimeService(RuntimeServiceInterface):
     """A daemon's programs and jobs, through the embedded service's interface.
 
     ``url`` is the daemon's base URL, ``token`` a bearer token from ``program-engine users
@@ -126,7 +127,6 @@ class RemoteRuntimeService:
         return self._whoami
 
     def close(self) -> None:
-        """Close the connections."""
         self._http.close()
 
     def __enter__(self) -> RemoteRuntimeService:
@@ -140,12 +140,10 @@ class RemoteRuntimeService:
 
     # --- programs ----------------------------------------------------------------------------
 
-    def upload_program(self, data: Any, metadata: Any = None) -> str:
-        """Upload a program; return its id. As :meth:`RuntimeService.upload_program`:
-        ``data`` is a ``.py`` file, a program folder (sent as a ``.tar.gz``), or source text;
-        ``metadata`` a dict, JSON text or a path (default: ``NAME.json`` beside the file or
-        inside the folder)."""
+    def upload_program(self, data: Any, metadata: Any = None, *, new: bool = False) -> str:
         files, form = _program_parts(data, metadata, required=True)
+        if new:
+            form["new"] = "true"
         response = self._request("POST", "/v1/programs", files=files, data=form)
         return str(response.json()["id"])
 
@@ -159,7 +157,6 @@ class RemoteRuntimeService:
         max_execution_time: float | None = None,
         spec: dict[str, Any] | None = None,
     ) -> None:
-        """Record a new version of a program, keeping its id and its old versions."""
         path = f"/v1/programs/{_segment(program_id)}"
         if data is None:
             body: dict[str, Any] = {
@@ -180,7 +177,6 @@ class RemoteRuntimeService:
         self._request("PUT", path, files=files, data=form)
 
     def programs(self, limit: int | None = 20, skip: int = 0) -> list[RuntimeProgram]:
-        """The programs this user may see (their own and the public ones), newest first."""
         if limit is not None:
             return self._programs_page(limit, skip)
         found: list[RuntimeProgram] = []
@@ -195,16 +191,13 @@ class RemoteRuntimeService:
         return [_program(item) for item in response.json()["programs"]]
 
     def program(self, program_id: str) -> RuntimeProgram:
-        """One program; :class:`ProgramNotFound` if it is missing or not visible."""
         return _program(self._request("GET", f"/v1/programs/{_segment(program_id)}").json())
 
     def set_program_visibility(self, program_id: str, public: bool) -> None:
-        """Make a program public (everyone can see and run it) or private."""
         self._request("PUT", f"/v1/programs/{_segment(program_id)}/visibility",
                       json={"public": bool(public)})
 
     def delete_program(self, program_id: str) -> None:
-        """Delete a program and its versions; its past jobs and their results remain."""
         self._request("DELETE", f"/v1/programs/{_segment(program_id)}")
 
     # --- jobs --------------------------------------------------------------------------------
@@ -217,11 +210,6 @@ class RemoteRuntimeService:
         callback: Callable[[str, Any], None] | None = None,
         result_decoder: type[ResultDecoder] | None = None,
     ) -> RuntimeJob:
-        """Queue a job of ``program_id`` with ``inputs``; return its :class:`RuntimeJob`.
-
-        The inputs are encoded here with ``RuntimeEncoder``, so arrays, circuits and the
-        other types the original service supports arrive intact.
-        """
         from engine.serialization import RuntimeEncoder
 
         encoded = json.dumps(dict(inputs or {}), cls=RuntimeEncoder)
@@ -240,7 +228,6 @@ class RemoteRuntimeService:
         return job
 
     def job(self, job_id: str) -> RuntimeJob:
-        """One job; :class:`JobNotFound` if it is missing or another user's."""
         return RemoteRuntimeJob(self, self.job_record(job_id), complete=True)
 
     def jobs(
@@ -251,7 +238,6 @@ class RemoteRuntimeService:
         skip: int = 0,
         created_after: datetime | None = None,
     ) -> list[RuntimeJob]:
-        """This user's jobs (every job for an admin), newest first, filtered."""
         params: dict[str, Any] = {"skip": skip}
         if program_id is not None:
             params["program_id"] = program_id
@@ -270,17 +256,14 @@ class RemoteRuntimeService:
         return [RemoteRuntimeJob(self, record) for record in records]
 
     def delete_job(self, job_id: str) -> None:
-        """Delete a job and its results; a running job is cancelled first."""
         self._request("DELETE", f"/v1/jobs/{_segment(job_id)}")
 
     def backends(self) -> list[str]:
-        """The names of the daemon's backends."""
         return list(self._request("GET", "/v1/backends").json()["backends"])
 
     # --- the JobSource interface (used by RuntimeJob) ----------------------------------------
 
     def job_record(self, job_id: str) -> JobRecord:
-        """The job as the daemon has it (with its result and logs once it is final)."""
         return self._record(self._request("GET", f"/v1/jobs/{_segment(job_id)}",
                                           params=_INCLUDE))
 
@@ -293,7 +276,6 @@ class RemoteRuntimeService:
         self._request("POST", f"/v1/jobs/{_segment(job_id)}/cancel")
 
     def wait_for_job_change(self, job_id: str, timeout: float) -> None:
-        """Return when the job changed since it was last read here, or after ``timeout``."""
         self.changed_job_record(job_id, timeout)
 
     def changed_job_record(self, job_id: str, timeout: float) -> JobRecord | None:
@@ -653,9 +635,11 @@ def _segment(identifier: str) -> str:
 def _program_parts(data: Any, metadata: Any, *, required: bool
                    ) -> tuple[dict[str, Any], dict[str, str]]:
     """The multipart ``files`` and form fields of an upload of ``data`` with ``metadata``."""
+    from engine.loader import looks_like_path
+
     files: dict[str, Any] = {}
-    if _is_path(data):
-        path = Path(data)
+    if looks_like_path(data):
+        path = Path(str(data).strip()).expanduser()
         if path.is_dir():
             files["file"] = (f"{path.name}.tar.gz", _pack_folder(path), "application/gzip")
         elif path.is_file():
@@ -663,6 +647,8 @@ def _program_parts(data: Any, metadata: Any, *, required: bool
             beside = path.with_suffix(".json")
             if metadata is None and beside.is_file():
                 metadata = beside
+        elif not path.exists():
+            raise ProgramError("no such file or folder", str(path))
         else:
             raise ProgramError("a program is a NAME.py file or a folder", str(path))
     elif isinstance(data, (str, bytes, bytearray)):
@@ -676,13 +662,6 @@ def _program_parts(data: Any, metadata: Any, *, required: bool
     if metadata is not None:
         form["metadata"] = json.dumps(_metadata_object(metadata))
     return files, form
-
-
-def _is_path(data: Any) -> bool:
-    """The embedded service's rule: a PathLike, or a short one-line str naming a path."""
-    return isinstance(data, os.PathLike) or (
-        isinstance(data, str) and "\n" not in data and len(data) < 4096 and Path(data).exists()
-    )
 
 
 def _metadata_object(metadata: Any) -> dict[str, Any]:
@@ -723,7 +702,7 @@ def _pack_folder(folder: Path) -> bytes:
     Symlinks are followed to regular files inside the folder (as the loader does); the
     loader's ignored names (``__pycache__``, ``.git``, ...) are left out.
     """
-    from engine.program.loader import program_policy
+    from engine.loader import program_policy
 
     ignored = program_policy().ignored_names
     root = folder.resolve()

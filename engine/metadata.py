@@ -76,7 +76,7 @@ from referencing.exceptions import NoSuchResource, Unresolvable
 from referencing.jsonschema import DRAFT201909
 
 from engine.errors import InputValidationError, MetadataError, PolicyError
-from engine.policies import load_policy, policy_dir
+from engine.policy_files import load_policy, policy_dir
 
 __all__ = [
     "DRAFT_2019_09",

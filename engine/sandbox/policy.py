@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import BaseModel, ByteSize, ConfigDict, Field, model_validator
 
 from engine.errors import PolicyError
-from engine.policies import load_policy_model, read_policy_file, validate_policy
+from engine.policy_files import load_policy_model, read_policy_file, validate_policy
 
 
 class _Strict(BaseModel):

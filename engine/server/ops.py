@@ -14,7 +14,6 @@ from typing import Any
 import anyio
 from anyio import to_thread
 from fastapi import APIRouter, Request, Response
-from sqlalchemy import text
 
 from engine.server.auth import CurrentUser, Service
 from engine.server.metrics import CONTENT_TYPE
@@ -38,8 +37,7 @@ async def readyz(request: Request) -> Any:
     timeout = state.policy.readiness_timeout_seconds
 
     def store() -> None:
-        with state.database.read() as tx:
-            tx.session.execute(text("SELECT 1"))
+        state.service.ping()
 
     def docker() -> None:
         from engine.sandbox.docker_client import shared_client

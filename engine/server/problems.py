@@ -48,6 +48,8 @@ _KINDS: tuple[tuple[type[BaseException], int, str, str], ...] = (
     (errors.NotFound, 404, "not-found", "Not found"),
     (errors.PermissionDenied, 403, "permission-denied", "Only the owner may do this"),
     (errors.QuotaExceeded, 429, "quota-exceeded", "Limit reached"),
+    (errors.InvalidJobState, 409, "invalid-job-state", "Not possible in the job's state"),
+    (errors.DuplicateProgram, 409, "duplicate-program", "Program name already used"),
     (errors.ProgramRejected, 422, "program-rejected", "Program rejected by the static review"),
     (ArchiveRejected, 422, "archive-rejected", "Archive refused"),
     (errors.MetadataError, 422, "invalid-metadata", "Invalid program metadata"),

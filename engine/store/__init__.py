@@ -8,38 +8,20 @@
     with db.read() as tx:
         messages = tx.jobs.messages(job.id)
 
-Queries return frozen records (:mod:`engine.store.records`), never live ORM objects.
+Queries return frozen records (:mod:`engine.records`), never live ORM objects.
 """
 
 from engine.store.database import Database, Transaction, default_url, open_database
-from engine.store.jobs import CANCELLED_BY_USER, ENGINE_RESTARTED, JobRepository, new_job_id
-from engine.store.programs import ProgramRepository, new_program_id
-from engine.store.records import (
-    ACTIVE_STATUSES,
-    FINAL_STATUSES,
-    JobRecord,
-    JobStatus,
-    ProgramRecord,
-    ProgramVersionRecord,
-    Recovery,
-)
-from engine.store.users import UserRecord, UserRepository, check_user_name
+from engine.store.job_queries import JobRepository, Recovery, new_job_id
+from engine.store.program_queries import ProgramRepository, new_program_id
+from engine.store.users import UserRepository, check_user_name
 
 __all__ = [
-    "ACTIVE_STATUSES",
-    "CANCELLED_BY_USER",
-    "ENGINE_RESTARTED",
-    "FINAL_STATUSES",
     "Database",
-    "JobRecord",
     "JobRepository",
-    "JobStatus",
-    "ProgramRecord",
     "ProgramRepository",
-    "ProgramVersionRecord",
     "Recovery",
     "Transaction",
-    "UserRecord",
     "UserRepository",
     "check_user_name",
     "default_url",

@@ -52,7 +52,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-from engine.store.records import JobStatus
+from engine.records import JobStatus
 
 # Stable constraint names, so later migrations can refer to them on every database.
 NAMING_CONVENTION = {

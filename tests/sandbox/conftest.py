@@ -1,6 +1,6 @@
 """Running programs in real sandbox containers for the sandbox's end-to-end tests.
 
-The ``sandbox`` fixture runs a program with :func:`engine.sandbox.run_program` under a job id
+The ``sandbox`` fixture runs a program with :func:`engine.submission.run_program` under a job id
 of its own, measures the wall time of the call, and checks after every run that the job's
 container is gone. The programs of the hostile tests live in ``tests/sandbox/hostile/``.
 """
@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 
 from engine.process_identity import this_process
-from engine.sandbox import Outcome, ResourceProfile, load_sandbox_policy, run_program
+from engine.sandbox import Outcome, ResourceProfile, load_sandbox_policy
 from engine.sandbox.container import LABEL_ENGINE, LABEL_JOB, LABEL_OWNER
+from engine.submission import run_program
 
 HOSTILE_DIR = Path(__file__).parent / "hostile"
 JOB_PREFIX = "test-"

@@ -277,6 +277,7 @@ def test_result_that_cannot_be_serialised_is_a_clear_error(sandbox, hostile_prof
     assert (outcome.status, outcome.reason) == ("ERROR", "result_not_serializable")
     assert outcome.error.type == "ResultNotSerializable"
     assert "lock is not JSON serializable" in outcome.error.message
+    assert "a result must be encodable with RuntimeEncoder" in outcome.error.message
     assert outcome.result is None
 
 
@@ -432,6 +433,11 @@ def test_raised_exception_comes_back_as_program_exception(sandbox, hostile_profi
     assert "raise_value_error.py" in outcome.error.traceback
     assert 'raise ValueError(f"boom {value}")' in outcome.error.traceback
     assert outcome.error.traceback.rstrip().endswith("ValueError: boom 42")
+    # It starts at the program's own code: no frame of the runner around main().
+    frames = [line for line in outcome.error.traceback.splitlines()
+              if line.lstrip().startswith('File "')]
+    assert "raise_value_error.py" in frames[0] and "in main" in frames[0], frames
+    assert "runner.py" not in outcome.error.traceback
 
 
 # --- afterwards ----------------------------------------------------------------------------

@@ -14,11 +14,12 @@ import uuid
 import pytest
 from docker.errors import NotFound
 
+from engine.loader import load_program
 from engine.process_identity import this_process
-from engine.program.loader import load_program
-from engine.sandbox import load_sandbox_policy, run_program
+from engine.sandbox import load_sandbox_policy
 from engine.sandbox.container import LABEL_ENGINE, LABEL_JOB, LABEL_OWNER
 from engine.sandbox.pool import WarmPool
+from engine.submission import run_program
 
 pytestmark = pytest.mark.docker
 

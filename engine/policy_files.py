@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,13 +23,20 @@ POLICY_DIR_ENV = "ENGINE_POLICY_DIR"
 MAX_POLICY_BYTES = 1_000_000
 
 
-_PROJECT_POLICY_DIR = Path(__file__).resolve().parent.parent / "policies"
+def packaged_dir(name: str) -> Path:
+    """A data folder shipped inside the ``engine`` package (``policies``, ``sandbox_images``).
+
+    In the repository they are the top-level folders (``engine/NAME`` links to ``../NAME``);
+    in an installed wheel they are package data. Either way they are read through
+    :mod:`importlib.resources`, so an install that is not editable finds them too.
+    """
+    return Path(str(resources.files("engine").joinpath(name)))
 
 
 def policy_dir() -> Path:
-    """The folder holding the policy files: ``$ENGINE_POLICY_DIR`` or the project's own."""
+    """The folder holding the policy files: ``$ENGINE_POLICY_DIR`` or the packaged ones."""
     configured = os.environ.get(POLICY_DIR_ENV)
-    return Path(configured) if configured else _PROJECT_POLICY_DIR
+    return Path(configured) if configured else packaged_dir("policies")
 
 
 def read_policy_file(path: str | os.PathLike[str]) -> dict[str, Any]:

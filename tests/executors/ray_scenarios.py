@@ -119,7 +119,7 @@ def cancel(service: Any) -> dict[str, Any]:
 
 
 def node_loss(service: Any, cluster: LocalCluster) -> dict[str, Any]:
-    program_id = service.upload_program(SLEEPER, _metadata("sleeper"))
+    program_id = service.upload_program(SLEEPER, _metadata("sleeper-node-loss"))
     jobs = [service.run(program_id, {"seconds": 8}) for _ in range(2)]
     _wait(lambda: all(job.interim_results() for job in jobs), 120)
     second_raylet = cluster.raylet_pids[1]

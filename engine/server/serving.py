@@ -3,7 +3,9 @@
 On the first signal the app is marked draining at once: open event streams end (clients
 reconnect later), long polls return, ``/readyz`` turns 503. uvicorn then stops accepting
 connections, gives open requests ``drain_seconds`` to finish, and runs the app's lifespan
-shutdown, which stops the job service gracefully (see :mod:`engine.server.app`).
+shutdown, which stops the job service gracefully (see :mod:`engine.server.app`). After that
+drain a SIGTERM is a normal end: the process exits 0 (uvicorn would raise the signal again
+and die of it).
 
 Connections are served by :class:`~engine.server.protocol.BoundedH11Protocol`, which bounds
 slow and too many clients (``connections`` in ``policies/server.yaml``); warnings and errors
@@ -12,6 +14,7 @@ are rate-limited (:mod:`engine.server.log_limits`).
 
 from __future__ import annotations
 
+import signal
 import threading
 from types import FrameType
 
@@ -33,6 +36,11 @@ class _DrainingServer(uvicorn.Server):
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         self.draining.set()
         super().handle_exit(sig, frame)
+
+
+def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
+    """Installed while serving: uvicorn raises SIGTERM again once its shutdown is done."""
+    raise SystemExit(0)
 
 
 def serve(settings: Settings, *, log_level: str = "info") -> None:
@@ -59,4 +67,8 @@ def serve(settings: Settings, *, log_level: str = "info") -> None:
     # After uvicorn has configured its loggers.
     app.state.metrics.watch("log", log_limits.install(policy.log_rate_limit))
     app.state.metrics.watch("connections", guard)
-    _DrainingServer(config, app.state.draining).run()
+    previous = signal.signal(signal.SIGTERM, _exit_cleanly)
+    try:
+        _DrainingServer(config, app.state.draining).run()
+    finally:
+        signal.signal(signal.SIGTERM, previous)

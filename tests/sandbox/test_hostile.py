@@ -3,7 +3,8 @@
 Every program is a file in ``tests/sandbox/hostile/``. Each run also checks that its container
 is gone (the ``sandbox`` fixture); the last test checks that no container of this process is
 left and that Docker still answers. No program here sends a packet anywhere: the network test
-lists interfaces and resolves a name, which fails inside the container without sending.
+lists interfaces, resolves a name and connects to 192.0.2.1 (TEST-NET-1), which all fail
+inside the container before anything is sent (there is no interface but ``lo``).
 
 Wall-time bounds are deliberately generous (limit + 5 s): they catch a watchdog that does not
 fire, not a slow machine.
@@ -397,6 +398,10 @@ def test_docker_socket_is_absent(probe: dict) -> None:
 
 def test_setuid_0_is_refused(probe: dict) -> None:
     assert probe["setuid"] == "PermissionError"
+    status = probe["status"]
+    assert status["Seccomp"] == "2"  # a seccomp filter is in force (Docker's profile)
+    assert int(status["CapAmb"], 16) == 0  # nothing for an exec to pick up
+    assert int(status["CapInh"], 16) == 0
 
 
 def test_runs_as_uid_10001_without_capabilities(probe: dict, wall: str) -> None:
@@ -413,6 +418,7 @@ def test_there_is_no_network(probe: dict) -> None:
     assert probe["interfaces"] == ["lo"]
     assert probe["routes"] == []  # not even a default route
     assert probe["resolve"] == "gaierror"  # name resolution failed inside the container
+    assert probe["connect"] == "ENETUNREACH"  # no route to TEST-NET-1: failed before sending
 
 
 def test_killing_pid_1_does_not_stop_the_job(sandbox, wall_profile, wall) -> None:

@@ -57,10 +57,19 @@ def authenticate(
             "(tokens come from `program-engine users add NAME`)"
         )
     state = request.app.state
+    principal = principal_of(state, token)
+    state.rate_limiter.check(principal.name)
+    return principal
+
+
+def principal_of(state: Any, token: str) -> Principal:
+    """The user ``token`` belongs to now; :class:`AuthenticationError` if it is not valid.
+
+    Blocking (a store read); a long request re-checks its token with it (event streams).
+    """
     user = state.service.accounts.authenticate(token)
     if user is None:
         raise AuthenticationError("the bearer token is not valid (unknown or revoked)")
-    state.rate_limiter.check(user.name)
     return Principal(user.name, user.is_admin)
 
 

@@ -69,6 +69,11 @@ class RuntimeJob:
 
         return json.loads(self._record.inputs, cls=RuntimeDecoder)
 
+    @property
+    def encoded_inputs(self) -> str:
+        """The inputs as stored: ``RuntimeEncoder``'s JSON text, read without decoding (Qiskit)."""
+        return self._record.inputs
+
     def backend(self) -> str:
         """The name of the backend the job runs on."""
         return self._record.backend

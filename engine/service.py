@@ -81,22 +81,36 @@ class _Core:
     def __init__(self, database: Database, policy: ServicePolicy, max_concurrent_jobs: int,
                  executor: str | None, *, ray_address: str | None = None,
                  settings: Settings | None = None) -> None:
-        from engine.backends import BackendRegistry
-
         self.database = database
         self.policy = policy
         self.events = JobEvents()
-        self.registry = BackendRegistry()
+        self._registry: Any = None  # built on first use: it imports Qiskit
+        self._registry_lock = threading.Lock()
         self.users = 0
         self.executor: Any = None
-        self._recover()
+        self._recover(reap=executor is not None)
         if executor is not None:
             self.executor = _make_executor(executor, self, max_concurrent_jobs,
                                            ray_address=ray_address, settings=settings)
             self.executor.start()
 
-    def _recover(self) -> None:
-        """End jobs whose engine process died on this host, and reap their containers."""
+    @property
+    def registry(self) -> Any:
+        """The backend registry, built on first use (listing jobs never needs Qiskit)."""
+        with self._registry_lock:
+            if self._registry is None:
+                from engine.backends import BackendRegistry
+
+                self._registry = BackendRegistry()
+            return self._registry
+
+    def _recover(self, *, reap: bool) -> None:
+        """End jobs whose engine process died on this host, and reap their containers.
+
+        Containers are reaped when this process will run sandboxes (``reap``) or has just
+        ended a dead process's jobs; a service that only reads (a CLI listing) then needs
+        neither Docker nor its SDK.
+        """
         with self.database.write() as tx:
             running = tx.jobs.list(status=JobStatus.RUNNING, limit=None)
             dead = {
@@ -106,6 +120,8 @@ class _Core:
             for claimer in sorted(dead):
                 recovered = tx.jobs.recover_after_restart(claimed_by=claimer)
                 log.warning("jobs %s ended: their engine process died", recovered.failed)
+        if not (reap or dead):
+            return
         try:
             from engine.sandbox.container import reap_orphans
             from engine.sandbox.docker_client import shared_client
@@ -117,7 +133,8 @@ class _Core:
     def close(self) -> None:
         if self.executor is not None:
             self.executor.shutdown(self.policy.shutdown_grace_seconds)
-        self.registry.close()
+        if self._registry is not None:
+            self._registry.close()
         self.database.close()
 
 
@@ -562,8 +579,10 @@ def _build_image(source: Any) -> None:
 
 
 def _scan_policy(policy: Any) -> Any:
+    if policy is None:  # the default policy, loaded by the scan (importing it costs 65 ms)
+        return None
     from engine.scan import ScanPolicy, load_scan_policy
 
-    if policy is None or isinstance(policy, ScanPolicy):
+    if isinstance(policy, ScanPolicy):
         return policy
     return load_scan_policy(policy)

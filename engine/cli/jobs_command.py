@@ -417,8 +417,6 @@ def _result_value(job: Any) -> Any:
 
 def job_dict(job: Any) -> dict[str, Any]:
     """The job's JSON shape (see the module docstring), read as one consistent snapshot."""
-    from engine.serialization import RuntimeEncoder
-
     while True:
         status = str(job.status())
         row = {
@@ -428,7 +426,7 @@ def job_dict(job: Any) -> dict[str, Any]:
             "reason": job.reason,
             "backend": job.backend(),
             "creation_date": job.creation_date.isoformat(),
-            "inputs": json.loads(json.dumps(job.inputs, cls=RuntimeEncoder)),
+            "inputs": _plain(job.encoded_inputs),  # the wire form: no Qiskit to list jobs
             "metrics": job.metrics(),
             "error": _error_text(job.error_message(), status),
         }

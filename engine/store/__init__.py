@@ -11,39 +11,45 @@
 Queries return frozen records (:mod:`engine.store.records`), never live ORM objects.
 """
 
-from engine.store.database import Database, Transaction, default_url, open_database
-from engine.store.jobs import CANCELLED_BY_USER, ENGINE_RESTARTED, JobRepository, new_job_id
-from engine.store.programs import ProgramRepository, new_program_id
-from engine.store.records import (
-    ACTIVE_STATUSES,
-    FINAL_STATUSES,
-    JobRecord,
-    JobStatus,
-    ProgramRecord,
-    ProgramVersionRecord,
-    Recovery,
-)
-from engine.store.users import UserRecord, UserRepository, check_user_name
+from __future__ import annotations
 
-__all__ = [
-    "ACTIVE_STATUSES",
-    "CANCELLED_BY_USER",
-    "ENGINE_RESTARTED",
-    "FINAL_STATUSES",
-    "Database",
-    "JobRecord",
-    "JobRepository",
-    "JobStatus",
-    "ProgramRecord",
-    "ProgramRepository",
-    "ProgramVersionRecord",
-    "Recovery",
-    "Transaction",
-    "UserRecord",
-    "UserRepository",
-    "check_user_name",
-    "default_url",
-    "new_job_id",
-    "new_program_id",
-    "open_database",
-]
+from importlib import import_module
+from typing import Any
+
+# Imported on first use: code that needs only the record types (the client, RuntimeJob)
+# does not pay for SQLAlchemy and the settings.
+_EXPORTS = {
+    "Database": "engine.store.database",
+    "Transaction": "engine.store.database",
+    "default_url": "engine.store.database",
+    "open_database": "engine.store.database",
+    "CANCELLED_BY_USER": "engine.store.jobs",
+    "ENGINE_RESTARTED": "engine.store.jobs",
+    "JobRepository": "engine.store.jobs",
+    "new_job_id": "engine.store.jobs",
+    "ProgramRepository": "engine.store.programs",
+    "new_program_id": "engine.store.programs",
+    "ACTIVE_STATUSES": "engine.store.records",
+    "FINAL_STATUSES": "engine.store.records",
+    "JobRecord": "engine.store.records",
+    "JobStatus": "engine.store.records",
+    "ProgramRecord": "engine.store.records",
+    "ProgramVersionRecord": "engine.store.records",
+    "Recovery": "engine.store.records",
+    "UserRecord": "engine.store.users",
+    "UserRepository": "engine.store.users",
+    "check_user_name": "engine.store.users",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

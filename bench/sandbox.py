@@ -101,14 +101,14 @@ def main() -> None:
     from qiskit import QuantumCircuit
     from qiskit_aer import AerSimulator
 
+    from engine.loader import load_program, program_from_source
     from engine.program import CollectingMessenger
-    from engine.program.loader import load_program, program_from_source
-    from engine.sandbox import run_program
     from engine.sandbox.container import ContainerSpec
     from engine.sandbox.docker_client import shared_client as docker_client
     from engine.sandbox.images import ensure_program_image, ensure_runtime_image
     from engine.sandbox.policy import load_sandbox_policy
     from engine.sandbox.pool import WarmPool
+    from engine.submission import run_program
 
     sys.path.insert(0, str(REPO))
     from program_source.hello_world import hello_world

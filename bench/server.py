@@ -93,7 +93,7 @@ class _Daemon:
 
 
 def _token(home: Path, name: str) -> str:
-    from engine.server.tokens import new_token, token_hash
+    from engine.accounts import new_token, token_hash
     from engine.store import open_database
 
     token = new_token()

@@ -68,9 +68,9 @@ def main() -> None:
     messages = 100 if args.quick else 1000
 
     from engine import RuntimeService
+    from engine.loader import program_from_source
     from engine.metadata import load_metadata
-    from engine.program.loader import program_from_source
-    from engine.sandbox import run_program
+    from engine.submission import run_program
 
     figures: list[Figure] = []
     with tempfile.TemporaryDirectory() as home:
@@ -138,8 +138,8 @@ def main() -> None:
 
 def _fill_programs(service, count: int) -> None:
     """Store ``count`` programs straight through the store (uploads would build images)."""
+    from engine.loader import program_from_source
     from engine.metadata import load_metadata
-    from engine.program.loader import program_from_source
 
     metadata = load_metadata(Path("program_source/hello_world/hello_world.json"))
     source = program_from_source(TRIVIAL, metadata=metadata)

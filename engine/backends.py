@@ -25,7 +25,7 @@ from pydantic import BaseModel, ByteSize, ConfigDict, Field, model_validator
 
 from engine.errors import BackendError, BackendRejected, DecodeError
 from engine.metadata import BackendRequirements
-from engine.policies import load_policy_model
+from engine.policy_files import load_policy_model
 from engine.protocol import BackendDescription
 from engine.serialization import RuntimeDecoder, RuntimeEncoder
 

@@ -84,7 +84,7 @@ class StartMessage(_Message):
     limits: SandboxLimits
 
 
-class BackendError(BaseModel):
+class BackendFailure(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     type: _NAME
@@ -96,7 +96,7 @@ class BackendResultMessage(_Message):
     type: Literal["backend_result"] = "backend_result"
     request_id: _ID
     result: str | None = None  # RuntimeEncoder JSON of Result.to_dict()
-    error: BackendError | None = None
+    error: BackendFailure | None = None
 
 
 class CancelMessage(_Message):

@@ -19,10 +19,12 @@ database, the change notifications and the executor that runs queued jobs.
 
 from __future__ import annotations
 
-import json
+import atexit
 import logging
 import os
+import sys
 import threading
+import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -30,29 +32,32 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from engine.accounts import Accounts
 from engine.errors import (
+    DuplicateProgram,
     EngineError,
-    InputValidationError,
+    InvalidJobState,
     JobNotFound,
     MetadataError,
     PermissionDenied,
     ProgramNotFound,
-    ProgramRejected,
     QuotaExceeded,
     SandboxUnavailable,
 )
 from engine.events import JobEvents
-from engine.jobs import RuntimeJob
-from engine.policies import load_policy_model
+from engine.interface import RuntimeServiceInterface
+from engine.policy_files import load_policy_model
 from engine.process_identity import is_alive, is_local
 from engine.program import ResultDecoder
-from engine.programs import RuntimeProgram
+from engine.records import JobRecord, JobStatus, ProgramRecord
+from engine.runtime_job import RuntimeJob
+from engine.runtime_program import RuntimeProgram
 from engine.settings import Settings, get_settings
-from engine.store import Database, JobRecord, JobStatus, ProgramRecord, open_database
+from engine.store import Database, new_job_id, open_database
+from engine.submission import build_job_spec, check_options, review
 
 log = logging.getLogger(__name__)
 
-RUN_OPTIONS = ("backend", "backend_name", "profile", "log_level")
 #: ``RuntimeService(executor=...)``'s default: the ``executor`` setting.
 DEFAULT_EXECUTOR = "default"
 
@@ -66,6 +71,7 @@ class ServicePolicy(BaseModel):
     max_running_per_user: int | None = Field(default=None, ge=1)
     max_queued_per_user: int = Field(ge=1)
     poll_seconds: float = Field(gt=0, le=60)
+    log_flush_seconds: float = Field(default=0.25, gt=0, le=60)
     heartbeat_seconds: float = Field(gt=0)
     shutdown_grace_seconds: float = Field(ge=0)
 
@@ -88,6 +94,7 @@ class _Core:
         self._registry_lock = threading.Lock()
         self.users = 0
         self.executor: Any = None
+        self.submitted: set[str] = set()  # jobs queued here for this process's executor
         self._recover(reap=executor is not None)
         if executor is not None:
             self.executor = _make_executor(executor, self, max_concurrent_jobs,
@@ -130,6 +137,25 @@ class _Core:
         except SandboxUnavailable as exc:
             log.warning("orphaned sandboxes not reaped: %s", exc)
 
+    def unfinished(self) -> list[str]:
+        """The jobs submitted through this process that have not ended yet."""
+        if not self.submitted:
+            return []
+        with self.database.read() as tx:
+            records = [tx.jobs.get(job_id) for job_id in sorted(self.submitted)]
+        done = {record.id for record in records if record is not None and record.is_final}
+        gone = set(self.submitted) - {record.id for record in records if record is not None}
+        self.submitted -= done | gone
+        return sorted(self.submitted)
+
+    def cancel_unfinished(self) -> None:
+        """Cancel every job :meth:`unfinished` names (reason ``user``)."""
+        for job_id in self.unfinished():
+            with self.database.write() as tx:
+                tx.jobs.request_cancel(job_id)
+            self.executor.cancel(job_id)
+            self.events.notify(job_id)
+
     def close(self) -> None:
         if self.executor is not None:
             self.executor.shutdown(self.policy.shutdown_grace_seconds)
@@ -158,6 +184,7 @@ def _make_executor(kind: str, core: _Core, max_concurrent_jobs: int, *,
         "max_concurrent_jobs": max_concurrent_jobs,
         "max_running_per_user": core.policy.max_running_per_user,
         "poll_seconds": core.policy.poll_seconds,
+        "log_flush_seconds": core.policy.log_flush_seconds,
         "heartbeat_seconds": core.policy.heartbeat_seconds,
     }
     if kind == "ray":
@@ -185,7 +212,37 @@ _cores: dict[str, _Core] = {}
 _cores_lock = threading.Lock()
 
 
-class RuntimeService:
+def _see_running_jobs_through() -> None:
+    """At interpreter exit, wait for the jobs this process submitted and runs, as a thread
+    pool waits for its work.
+
+    A script that submits jobs and reaches its end does not leave them silently: it says so
+    on stderr and waits until they end; Ctrl-C then cancels them (``CANCELLED``, reason
+    ``user``) and waits for their sandboxes to go.
+    """
+    with _cores_lock:
+        cores = [core for core in _cores.values() if core.executor is not None]
+    if not any(core.unfinished() for core in cores):
+        return
+    waiting = [job for core in cores for job in core.unfinished()]
+    print(f"program-engine: waiting for {len(waiting)} job(s) to end: {', '.join(waiting)} "
+          f"(Ctrl-C cancels them)", file=sys.stderr, flush=True)
+    try:
+        while any(core.unfinished() for core in cores):
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        print("program-engine: cancelling the jobs", file=sys.stderr, flush=True)
+        for core in cores:
+            core.cancel_unfinished()
+        deadline = time.monotonic() + 60
+        while any(core.unfinished() for core in cores) and time.monotonic() < deadline:
+            time.sleep(0.2)
+
+
+atexit.register(_see_running_jobs_through)
+
+
+class RuntimeService(RuntimeServiceInterface):
     """Upload programs, run them as jobs, and read their results.
 
     ``home`` (default ``$ENGINE_HOME``, else ``~/.local/share/program-engine``) holds the
@@ -258,7 +315,6 @@ class RuntimeService:
         return view
 
     def close(self) -> None:
-        """Release the store; the last service object on it stops its executor."""
         if self._closed:
             return
         self._closed = True
@@ -277,16 +333,11 @@ class RuntimeService:
 
     # --- programs ----------------------------------------------------------------------------
 
-    def upload_program(self, data: Any, metadata: Any = None) -> str:
-        """Upload a program; return its id, ``<name>-<random suffix>``.
-
-        ``data`` is a path to a ``.py`` file or a program folder, or the source text.
-        ``metadata`` is a dict, a JSON string or a path (default: ``NAME.json`` beside the
-        program). The program is scanned (a rejection raises :class:`ProgramRejected` and
-        stores nothing) and its sandbox image is built.
-        """
+    def upload_program(self, data: Any, metadata: Any = None, *, new: bool = False) -> str:
         source = _load_upload(data, metadata)
-        self._review(source)
+        if not new:
+            self._refuse_duplicate(source.metadata.name)
+        review(source, self._scan_policy)
         _build_image(source)
         with self._db.write() as tx:
             record = tx.programs.create(
@@ -310,9 +361,8 @@ class RuntimeService:
         max_execution_time: float | None = None,
         spec: dict[str, Any] | None = None,
     ) -> None:
-        """Record a new version of a program, keeping its id and its old versions."""
+        from engine.loader import program_from_files
         from engine.metadata import load_metadata
-        from engine.program.loader import program_from_files
 
         with self._db.read() as tx:
             current = self._owned_program(tx, program_id, with_files=True)
@@ -326,7 +376,7 @@ class RuntimeService:
         new_metadata = load_metadata(merged)
         if data is not None:
             source = _load_upload(data, new_metadata)
-            self._review(source)
+            review(source, self._scan_policy)
         else:
             source = program_from_files(current.version.entry, current.version.files or {},
                                         new_metadata)
@@ -344,7 +394,6 @@ class RuntimeService:
             raise ProgramNotFound(f"program {program_id!r} not found")
 
     def programs(self, limit: int | None = 20, skip: int = 0) -> list[RuntimeProgram]:
-        """The programs this user may see (their own and the public ones), newest first."""
         with self._db.read() as tx:
             records = tx.programs.list_visible(
                 self.user, is_admin=self.is_admin, limit=limit, skip=skip
@@ -352,21 +401,15 @@ class RuntimeService:
         return [RuntimeProgram.from_record(record) for record in records]
 
     def program(self, program_id: str) -> RuntimeProgram:
-        """One program; :class:`ProgramNotFound` if it is missing or not visible."""
         with self._db.read() as tx:
             return RuntimeProgram.from_record(self._visible_program(tx, program_id))
 
     def set_program_visibility(self, program_id: str, public: bool) -> None:
-        """Make a program public (everyone can see and run it) or private."""
         with self._db.write() as tx:
             self._owned_program(tx, program_id)
             tx.programs.set_visibility(program_id, bool(public))
 
     def delete_program(self, program_id: str) -> None:
-        """Delete a program and its versions; its past jobs and their results remain.
-
-        Its queued jobs are cancelled, since their source goes with it.
-        """
         with self._db.write() as tx:
             self._owned_program(tx, program_id)
             queued = tx.jobs.list(program_id=program_id, status=JobStatus.QUEUED, limit=None)
@@ -386,38 +429,23 @@ class RuntimeService:
         callback: Callable[[str, Any], None] | None = None,
         result_decoder: type[ResultDecoder] | None = None,
     ) -> RuntimeJob:
-        """Queue a job of ``program_id`` with ``inputs``; return its :class:`RuntimeJob`.
+        from engine.metadata import load_metadata
 
-        ``options`` may name the ``backend`` (default: the policy's default backend) and a
-        resource ``profile``. Inputs are validated against ``spec.parameters`` and the backend
-        against ``spec.backend_requirements`` before anything is stored. ``callback(job_id,
-        message)`` gets every interim result.
-        """
-        from engine.metadata import load_metadata, validate_inputs
-        from engine.serialization import RuntimeDecoder, RuntimeEncoder
-
-        options = dict(options or {})
-        unknown = sorted(set(options) - set(RUN_OPTIONS))
-        if unknown:
-            raise InputValidationError(
-                [(f"options.{key}", f"unknown option (known: {', '.join(RUN_OPTIONS)})")
-                 for key in unknown],
-                what="options",
-            )
         with self._db.read() as tx:
-            program = self._visible_program(tx, program_id)
+            program = self._visible_program(tx, program_id, with_files=True)
             queued = tx.jobs.count(owner=self.user, status=JobStatus.QUEUED)
-        metadata = load_metadata(program.version.metadata)
-        backend = options.get("backend") or options.get("backend_name")
-        backend = backend or self._core.registry.policy.default_backend
-        self._core.registry.check_requirements(backend, metadata.spec.backend_requirements)
-        profile = options.get("profile")
-        if profile is not None:
-            from engine.sandbox.policy import load_sandbox_policy
-
-            load_sandbox_policy().profile(profile)
-        encoded = json.dumps(dict(inputs or {}), cls=RuntimeEncoder)
-        validate_inputs(metadata, json.loads(encoded, cls=RuntimeDecoder))
+        spec = build_job_spec(
+            job_id=new_job_id(),
+            user=self.user,
+            program_id=program.id,
+            program_version=program.current_version,
+            entry=program.version.entry,
+            files=program.version.files or {},
+            metadata=load_metadata(program.version.metadata),
+            inputs=inputs,
+            options=options,
+            registry=self._core.registry,
+        )
         if queued >= self._service_policy.max_queued_per_user:
             raise QuotaExceeded(
                 f"user {self.user!r} already has {queued} queued jobs "
@@ -425,15 +453,18 @@ class RuntimeService:
             )
         with self._db.write() as tx:
             record = tx.jobs.create(
+                job_id=spec.job_id,
                 program_id=program.id,
                 program_version=program.current_version,
                 owner=self.user,
-                backend=backend,
-                inputs=encoded,
-                options={k: v for k, v in options.items() if isinstance(v, (str, int, float))},
-                profile=profile,
+                backend=spec.backend,
+                inputs=spec.inputs,
+                options={k: v for k, v in check_options(options).items()
+                         if isinstance(v, (str, int, float))},
+                profile=spec.profile,
             )
         if self._core.executor is not None:
+            self._core.submitted.add(record.id)
             self._core.executor.wake()
         job = RuntimeJob(self, record, result_decoder)
         if callback is not None:
@@ -441,7 +472,6 @@ class RuntimeService:
         return job
 
     def job(self, job_id: str) -> RuntimeJob:
-        """One job; :class:`JobNotFound` if it is missing or another user's."""
         return RuntimeJob(self, self.job_record(job_id))
 
     def jobs(
@@ -452,7 +482,6 @@ class RuntimeService:
         skip: int = 0,
         created_after: datetime | None = None,
     ) -> list[RuntimeJob]:
-        """This user's jobs (every job for an admin), newest first, filtered."""
         if isinstance(status, str):
             status = JobStatus(status.upper())
         with self._db.read() as tx:
@@ -467,7 +496,6 @@ class RuntimeService:
         return [RuntimeJob(self, record) for record in records]
 
     def delete_job(self, job_id: str) -> None:
-        """Delete a job and its results; a running job is cancelled first."""
         record = self.job_record(job_id)
         self._require_owner(record.owner, f"job {job_id!r}")
         if not record.is_final:
@@ -476,13 +504,31 @@ class RuntimeService:
             tx.jobs.delete(job_id)
         self._core.events.notify(job_id)
 
+    @property
+    def accounts(self) -> Accounts:
+        """The users and bearer tokens of this service's store (what the daemon checks)."""
+        return Accounts(self._db)
+
+    def ping(self) -> None:
+        """Read from the store once; raise if it does not answer (the daemon's readiness)."""
+        self._db.ping()
+
+    def job_counts(self) -> dict[tuple[JobStatus, str | None], int]:
+        """How many jobs the store holds per ``(status, reason)``, for every user."""
+        with self._db.read() as tx:
+            return tx.jobs.counts()
+
+    def jobs_ended_since(self, when: datetime) -> list[JobRecord]:
+        """Every user's jobs that ended at or after ``when`` (for the daemon's metrics)."""
+        with self._db.read() as tx:
+            return tx.jobs.ended_since(when)
+
     def running_jobs(self) -> list[str]:
         """Ids of the jobs this process's executor is running now (empty without one)."""
         executor = self._core.executor
         return executor.running_jobs() if executor is not None else []
 
     def backends(self) -> list[str]:
-        """The names of the configured backends (``fake_<N>q`` devices are also accepted)."""
         return self._core.registry.names()
 
     # --- the JobSource interface (used by RuntimeJob) ----------------------------------------
@@ -501,6 +547,11 @@ class RuntimeService:
     def cancel_job(self, job_id: str) -> None:
         record = self.job_record(job_id)
         self._require_owner(record.owner, f"job {job_id!r}")
+        if record.is_final:
+            raise InvalidJobState(
+                f"job {job_id} has already ended ({record.status.value}); only a queued or "
+                f"running job can be cancelled"
+            )
         with self._db.write() as tx:
             tx.jobs.request_cancel(job_id)
         if self._core.executor is not None:
@@ -528,42 +579,31 @@ class RuntimeService:
         self._require_owner(record.owner, f"program {program_id!r}")
         return record
 
+    def _refuse_duplicate(self, name: str) -> None:
+        with self._db.read() as tx:
+            existing = tx.programs.owned_named(self.user, name)
+        if existing:
+            raise DuplicateProgram(
+                f"you already have a program named {name!r} ({existing[0]}): update it with "
+                f"update_program({existing[0]!r}, ...), or upload with new=True for another"
+            )
+
     def _require_owner(self, owner: str, what: str) -> None:
         if not (self.is_admin or owner == self.user):
             raise PermissionDenied(f"{what} belongs to another user; only its owner may change it")
 
-    def _review(self, source: Any) -> None:
-        from engine.scan import scan_files
-
-        report = scan_files(
-            {name: data for name, data in source.files.items() if name.endswith(".py")},
-            policy=self._scan_policy,
-        )
-        if not report.accepted:
-            raise ProgramRejected(report)
 
 
 QiskitRuntimeService = RuntimeService
 
 
 def _load_upload(data: Any, metadata: Any) -> Any:
+    from engine.loader import load_program_input
     from engine.metadata import ProgramMetadata, load_metadata
-    from engine.program.loader import load_program, program_from_files, program_from_source
 
     meta = metadata if isinstance(metadata, ProgramMetadata) or metadata is None \
         else load_metadata(metadata)
-    if isinstance(data, os.PathLike) or (
-        isinstance(data, str) and "\n" not in data and len(data) < 4096 and Path(data).exists()
-    ):
-        source = load_program(data)
-        if meta is not None:
-            source = program_from_files(source.entry, source.files, meta)
-    elif isinstance(data, (str, bytes)):
-        source = program_from_source(data, metadata=meta)
-    else:
-        raise EngineError(
-            f"data must be a path or the program's source text, not {type(data).__name__}"
-        )
+    source = load_program_input(data, meta)
     if source.metadata is None:
         raise MetadataError(
             "metadata is required: give name, description and max_execution_time "

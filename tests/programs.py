@@ -27,3 +27,23 @@ SLEEPER_METADATA = {
         }
     },
 }
+
+# Prints a line, publishes, and waits for ``seconds`` before printing the last line: for
+# tests that read a job's logs while it runs.
+TALKER = textwrap.dedent(
+    """
+    import time
+
+    def main(backend, user_messenger, **kwargs):
+        print("first line", flush=True)
+        user_messenger.publish({"printed": 1})
+        time.sleep(kwargs.get("seconds", 5))
+        print("last line", flush=True)
+        return "talked"
+    """
+)
+TALKER_METADATA = {
+    "name": "talker",
+    "description": "Prints while it runs.",
+    "max_execution_time": 120,
+}

@@ -23,7 +23,7 @@ from engine.metadata import (
     validate_inputs,
     validate_value,
 )
-from engine.policies import load_policy
+from engine.policy_files import load_policy
 
 HELLO_WORLD: dict[str, Any] = {
     "name": "hello-world",

@@ -290,3 +290,18 @@ def test_a_program_runs_on_a_program_backend() -> None:
     assert sum(counts.values()) == 200
     assert backend.run_options == [{"shots": 200, "seed_simulator": 5}]
     assert backend.num_qubits == AerSimulator().num_qubits
+
+
+def test_the_original_clients_exception_names_are_our_classes() -> None:
+    from engine import errors
+
+    assert errors.RuntimeJobFailureError is errors.RuntimeJobFailure
+    assert errors.RuntimeProgramNotFound is errors.ProgramNotFound
+    assert errors.RuntimeJobNotFound is errors.JobNotFound
+    assert errors.RuntimeInvalidStateError is errors.InvalidJobState
+    assert errors.RuntimeDuplicateProgramError is errors.DuplicateProgram
+    assert errors.RuntimeJobTimeoutError is errors.RuntimeJobTimeout
+    assert issubclass(errors.RuntimeJobMaxTimeoutError, errors.RuntimeJobCancelled)
+    assert errors.IBMInputValueError is errors.InputValidationError
+    for name in ("QiskitRuntimeError", "IBMRuntimeError", "IBMError"):
+        assert getattr(errors, name) is errors.EngineError

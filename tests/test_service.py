@@ -29,7 +29,7 @@ from engine import (
 from engine.errors import BackendError, InputValidationError, MetadataError
 from engine.metadata import load_metadata, validate_value
 from engine.sandbox.container import LABEL_JOB
-from tests.programs import SLEEPER, SLEEPER_METADATA
+from tests.programs import SLEEPER, SLEEPER_METADATA, TALKER, TALKER_METADATA
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = sorted(p.name for p in (REPO / "program_source").iterdir() if p.is_dir())
@@ -333,3 +333,97 @@ def test_a_service_without_executor_reaps_the_sandboxes_of_the_jobs_it_recovers(
     finally:
         with contextlib.suppress(docker_sdk.errors.NotFound):
             docker.api.remove_container(container.id, force=True)
+
+
+# --- the original client's API ---------------------------------------------------------------
+
+
+def test_parameters_namespace_runs_a_job_and_checks_required_values(service):
+    from engine.runtime_program import ParameterNamespace
+
+    program_id = service.upload_program(str(REPO / "program_source" / "hello_world"))
+    params = service.program(program_id).parameters()
+    assert isinstance(params, ParameterNamespace)
+    assert params.iterations is None and "iterations" in params.metadata["properties"]
+    assert params.to_dict() == {}
+    params.iterations = 1
+    job = service.run(program_id, params)
+    assert job.result(timeout=120) == "Hello, World!"
+    assert job.inputs == {"iterations": 1}
+    assert job.done() and job.in_final_state() and not job.running() and not job.cancelled()
+
+
+def test_a_required_parameter_left_unset_in_the_namespace_is_refused(service):
+    program_id = service.upload_program(SLEEPER, {
+        **SLEEPER_METADATA,
+        "spec": {"parameters": {**SLEEPER_METADATA["spec"]["parameters"],
+                                "required": ["seconds"]}},
+    })
+    with pytest.raises(InputValidationError, match="seconds: required parameter has no value"):
+        service.run(program_id, service.program(program_id).parameters())
+    assert service.jobs() == []
+
+
+def test_cancelling_a_job_that_ended_is_an_invalid_state(service):
+    from engine.errors import RuntimeInvalidStateError
+
+    program_id = service.upload_program(str(REPO / "program_source" / "hello_world"))
+    job = service.run(program_id, {"iterations": 1})
+    job.wait_for_final_state(timeout=120)
+    with pytest.raises(RuntimeInvalidStateError, match="has already ended"):
+        job.cancel()
+    assert job.status() == "DONE"
+
+
+def test_a_second_program_of_the_same_name_needs_new(service):
+    from engine.errors import RuntimeDuplicateProgramError
+
+    first = service.upload_program(SLEEPER, SLEEPER_METADATA)
+    with pytest.raises(RuntimeDuplicateProgramError, match=first):
+        service.upload_program(SLEEPER, SLEEPER_METADATA)
+    assert [p.program_id for p in service.programs()] == [first]
+    second = service.upload_program(SLEEPER, SLEEPER_METADATA, new=True)
+    assert second != first and len(service.programs()) == 2
+    # Another user's program of that name does not count.
+    bob = service.as_user("bob")
+    assert bob.upload_program(SLEEPER, SLEEPER_METADATA) not in (first, second)
+
+
+def test_pprint_programs_prints_id_name_and_description(service, capsys):
+    program_id = service.upload_program(SLEEPER, SLEEPER_METADATA)
+    service.pprint_programs()
+    out = capsys.readouterr().out
+    assert f"{program_id}:\n  Name: sleeper\n  Description: Sleeps." in out
+    service.pprint_programs(detailed=True)
+    assert "seconds" in capsys.readouterr().out
+
+
+# --- logs as they are printed ------------------------------------------------------------------
+
+
+def test_a_running_jobs_logs_grow_as_it_prints(service):
+    program_id = service.upload_program(TALKER, TALKER_METADATA)
+    job = service.run(program_id, {"seconds": 4})
+    deadline = time.monotonic() + 120
+    while "first line" not in job.logs():
+        assert time.monotonic() < deadline, job.status()
+        time.sleep(0.1)
+    assert job.status() == "RUNNING" and "last line" not in job.logs()
+    assert job.result(timeout=120) == "talked"
+    assert job.logs() == "first line\nlast line\n"
+
+
+def test_inputs_that_are_not_a_mapping_are_refused_by_name(service):
+    program_id = service.upload_program(SLEEPER, SLEEPER_METADATA)
+    with pytest.raises(InputValidationError, match="inputs: must be a mapping"):
+        service.run(program_id, [1, 2])
+    assert service.jobs() == []
+
+
+def test_a_mistyped_path_is_not_taken_for_source_text(service, tmp_path):
+    from engine.errors import ProgramError
+
+    for typo in (str(tmp_path / "no_such_program.py"), "program_source/hello_wrld"):
+        with pytest.raises(ProgramError, match="no such file or folder"):
+            service.upload_program(typo)
+    assert service.programs() == []

@@ -7,6 +7,8 @@ DONE), 2 a usage or internal error.
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 app = typer.Typer(
@@ -40,4 +42,13 @@ _register_commands()
 
 def main() -> None:
     """Console-script entry point."""
-    app()
+    from engine.extras import missing_extra_message
+
+    try:
+        app()
+    except ModuleNotFoundError as exc:
+        message = missing_extra_message(exc)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -141,6 +141,11 @@ def run(
                                              embedded=False)
     if not service.remote:
         # The job is stored and checked; only now does this process start executing.
+        if not wait and not as_json:
+            error_console.print(
+                f"job {job_id} runs in this process, which stays until the job ends "
+                f"(Ctrl-C, SIGTERM or SIGHUP cancels it; `program-engine serve` runs jobs "
+                f"in the background)", markup=False, soft_wrap=True)
         with open_service(service, run_jobs=True, as_json=as_json) as engine:
             final, messages, value = _follow(engine, engine.job(job_id), wait=wait,
                                              as_json=as_json, embedded=True)
@@ -200,7 +205,7 @@ def _stream(job: Any, show: Callable[[Any], None] | None) -> list[Any]:
 
 @contextmanager
 def _on_interrupt(job: Any, *, cancel: bool) -> Iterator[None]:
-    """Ctrl-C or SIGTERM while waiting ends the command (exit 130 / 143).
+    """Ctrl-C, SIGTERM or SIGHUP while waiting ends the command (exit 130 / 143 / 129).
 
     In embedded mode this process is the executor, so the job is cancelled first; a daemon
     keeps running it.
@@ -211,7 +216,8 @@ def _on_interrupt(job: Any, *, cancel: bool) -> Iterator[None]:
         stopped_by.append(signum)
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, on_term)
+    previous = {signum: signal.signal(signum, on_term)
+                for signum in (signal.SIGTERM, signal.SIGHUP)}
     try:
         yield
     except KeyboardInterrupt:
@@ -225,7 +231,8 @@ def _on_interrupt(job: Any, *, cancel: bool) -> Iterator[None]:
                                 f"cancel {job.job_id()} stops it)", markup=False)
         raise typer.Exit(128 + signum) from None
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _see_held_jobs_through(engine: Any) -> None:
@@ -339,12 +346,23 @@ def interim(job_id: JobIdArgument, service: ServiceOptions, as_json: JsonOption 
 
 
 @service_command
-def logs(job_id: JobIdArgument, service: ServiceOptions, as_json: JsonOption = False) -> None:
+def logs(
+    job_id: JobIdArgument,
+    service: ServiceOptions,
+    follow: Annotated[bool, typer.Option(
+        "--follow", "-f", help="Keep printing what the job prints until it ends.")] = False,
+    as_json: JsonOption = False,
+) -> None:
     """Print what a job's program wrote to stdout and stderr (capped by the sandbox)."""
     import sys
 
     with open_service(service, as_json=as_json) as engine:
-        text = engine.job(job_id).logs()
+        job = engine.job(job_id)
+        if follow and not as_json:
+            with _on_interrupt(job, cancel=False):
+                _follow_logs(engine, job, sys.stdout)
+            return
+        text = job.logs()
     if as_json:
         print_json({"id": job_id, "logs": text})
         return
@@ -353,6 +371,21 @@ def logs(job_id: JobIdArgument, service: ServiceOptions, as_json: JsonOption = F
         return
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     sys.stdout.flush()
+
+
+def _follow_logs(engine: Any, job: Any, out: Any) -> None:
+    """Write the job's logs as they grow, until it has ended and all of them are out."""
+    written = 0
+    while True:
+        final = job.in_final_state()
+        text = job.logs()
+        if len(text) > written:
+            out.write(text[written:])
+            out.flush()
+            written = len(text)
+        if final:
+            return
+        engine.wait_for_job_change(job.job_id(), 1.0)
 
 
 # --- changing jobs ---------------------------------------------------------------------------

@@ -66,15 +66,18 @@ def upload(
     path: Annotated[Path, typer.Argument(help="A program folder or a .py file.", exists=True)],
     service: ServiceOptions,
     metadata: MetadataOption = None,
+    new: Annotated[bool, typer.Option(
+        "--new", help="Upload even if you have a program of this name already.")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Review, build and store a program; print its id.
 
     A program the static review rejects is not stored: its findings are printed and the
-    command exits 1.
+    command exits 1. A second program of a name you already use is refused (exit 2)
+    unless --new is given; `programs update` adds a version instead.
     """
     with open_service(service, as_json=as_json) as engine:
-        program_id = engine.upload_program(path, metadata)
+        program_id = engine.upload_program(path, metadata, new=new)
         program = engine.program(program_id)
     if as_json:
         print_json(program.to_dict())

@@ -6,6 +6,7 @@ it; 2 for a usage error or when the engine itself cannot run (for example, no Do
 
 from __future__ import annotations
 
+import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -49,9 +50,9 @@ def run(
     from engine.errors import EngineError, InputValidationError, ProgramError, SandboxUnavailable
 
     try:
-        from engine.program.loader import load_program
+        from engine.loader import load_program_input
 
-        program = load_program(path)
+        program = load_program_input(path)
     except (ProgramError, EngineError) as exc:
         _usage(str(exc))
     try:
@@ -61,10 +62,15 @@ def run(
     if not _scan_allows(program, scan, as_json):
         raise typer.Exit(1)
 
-    from engine.sandbox import run_program
+    from engine.submission import run_program
+
     def show(message: Any) -> None:
         if not as_json:
             console.print_json(message.data, indent=None)
+
+    def print_logs(text: str) -> None:  # live, on stderr: stdout stays the result
+        sys.stderr.write(text)
+        sys.stderr.flush()
 
     try:
         outcome = run_program(
@@ -74,6 +80,7 @@ def run(
             max_execution_time=max_execution_time,
             profile=profile,
             on_interim=show,
+            on_log=print_logs,
         )
     except InputValidationError as exc:
         _usage(str(exc))
@@ -101,37 +108,29 @@ def _print_outcome(outcome: Any) -> None:
         error_console.print(f"{outcome.error.type}: {outcome.error.message}", markup=False)
         if outcome.error.traceback:
             error_console.print(outcome.error.traceback, markup=False)
-    if outcome.logs:
-        error_console.rule("logs")
-        error_console.print(outcome.logs, markup=False)
 
 
 def _scan_allows(program: Any, mode: ScanMode, as_json: bool) -> bool:
-    from engine.scan import scan_source
+    """Scan the program as an upload is scanned; show the findings; say whether to run it."""
+    from engine.submission import review
 
-    accepted = True
-    for name, data in program.files.items():
-        if not name.endswith(".py"):
-            continue
-        report = scan_source(data, filename=name)
-        if report.accepted and not report.findings:
-            continue
-        if not as_json or not report.accepted:
-            for finding in report.findings:
-                error_console.print(
-                    f"[yellow]{finding.file}:{finding.line}[/yellow] {finding.rule_id} "
-                    f"({finding.severity.label}) {finding.message}",
-                    highlight=False,
-                )
-        accepted = accepted and report.accepted
-    if not accepted:
-        if mode is ScanMode.warn:
-            error_console.print("[yellow]scan rejected the program; running it anyway (--scan "
-                                "warn)[/yellow]")
-            return True
-        error_console.print("[red]rejected by the static review[/red] (use --scan warn to run "
-                            "it anyway)")
-    return accepted
+    report = review(program, reject=False)
+    if not as_json or not report.accepted:
+        for finding in report.findings:
+            error_console.print(
+                f"[yellow]{finding.file}:{finding.line}[/yellow] {finding.rule_id} "
+                f"({finding.severity.label}) {finding.message}",
+                highlight=False,
+            )
+    if report.accepted:
+        return True
+    if mode is ScanMode.warn:
+        error_console.print("[yellow]scan rejected the program; running it anyway (--scan "
+                            "warn)[/yellow]")
+        return True
+    error_console.print("[red]rejected by the static review[/red] (use --scan warn to run "
+                        "it anyway)")
+    return False
 
 
 def _usage(message: str) -> None:

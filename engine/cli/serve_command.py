@@ -10,6 +10,7 @@ same values. SIGTERM or SIGINT shuts down gracefully (see :mod:`engine.server.se
 from __future__ import annotations
 
 import os
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -26,6 +27,17 @@ DatabaseOption = Annotated[str | None, typer.Option(
 ConfigOption = Annotated[Path | None, typer.Option(
     "--config", help="A YAML or JSON file of settings [default: $ENGINE_CONFIG].",
     dir_okay=False, show_default=False)]
+
+
+class LogLevel(StrEnum):
+    """uvicorn's log levels."""
+
+    critical = "critical"
+    error = "error"
+    warning = "warning"
+    info = "info"
+    debug = "debug"
+    trace = "trace"
 
 
 def register(app: typer.Typer) -> None:
@@ -69,7 +81,7 @@ def serve(
     home: HomeOption = None,
     database_url: DatabaseOption = None,
     config: ConfigOption = None,
-    log_level: Annotated[str, typer.Option(help="uvicorn's log level.")] = "info",
+    log_level: Annotated[LogLevel, typer.Option(help="uvicorn's log level.")] = LogLevel.info,
     executor: Annotated[str | None, typer.Option(
         help="Where jobs run: local or ray [default: $ENGINE_EXECUTOR or local].",
         show_default=False)] = None,
@@ -85,6 +97,6 @@ def serve(
     from engine.server.serving import serve as run_server
 
     try:
-        run_server(settings, log_level=log_level)
+        run_server(settings, log_level=log_level.value)
     except EngineError as exc:
         _fail(str(exc))

@@ -233,6 +233,7 @@ def reporting_errors(*, as_json: bool = False) -> Iterator[None]:
     and exits 1; every other engine error exits 2.
     """
     from engine.errors import EngineError, ProgramRejected
+    from engine.extras import missing_extra_message
 
     try:
         yield
@@ -243,6 +244,8 @@ def reporting_errors(*, as_json: bool = False) -> Iterator[None]:
         fail(str(exc), EXIT_FAILED)
     except (EngineError, ValueError, LookupError, OSError) as exc:
         fail(one_line(exc))
+    except ModuleNotFoundError as exc:
+        fail(missing_extra_message(exc) or f"internal error: {one_line(exc)}")
     except Exception as exc:  # a clean message and exit 2, never a traceback
         fail(f"internal error: {type(exc).__name__}: {one_line(exc)}")
 

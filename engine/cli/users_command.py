@@ -28,21 +28,19 @@ def register(app: typer.Typer) -> None:
 
 
 @contextmanager
-def _store(home: Any, database_url: Any, config: Any) -> Iterator[Any]:
+def _accounts(home: Any, database_url: Any, config: Any) -> Iterator[Any]:
+    from engine.accounts import open_accounts
     from engine.errors import EngineError
-    from engine.store import open_database
 
     settings = load_settings(config, home=home, database_url=database_url)
     try:
-        database = open_database(settings.database_url, home=settings.home, settings=settings)
+        with open_accounts(settings) as accounts:
+            try:
+                yield accounts
+            except (ValueError, LookupError) as exc:
+                _fail(str(exc).strip("'\""))
     except EngineError as exc:
         _fail(str(exc))
-    try:
-        yield database
-    except (ValueError, LookupError) as exc:
-        _fail(str(exc).strip("'\""))
-    finally:
-        database.close()
 
 
 def _fail(message: str) -> None:
@@ -50,17 +48,6 @@ def _fail(message: str) -> None:
 
     error_console.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(2)
-
-
-def _issue(database: Any, name: str, *, create: bool, is_admin: bool = False) -> str:
-    from engine.server.tokens import new_token, token_hash
-
-    token = new_token()
-    with database.write() as tx:
-        if create:
-            tx.users.create(name, is_admin=is_admin)
-        tx.users.add_token(name, token_hash(token))
-    return token
 
 
 def _show_token(token: str, name: str) -> None:
@@ -80,8 +67,8 @@ def add(
     config: ConfigOption = None,
 ) -> None:
     """Add a user and print their bearer token (once)."""
-    with _store(home, database_url, config) as database:
-        token = _issue(database, name, create=True, is_admin=admin)
+    with _accounts(home, database_url, config) as accounts:
+        token = accounts.add(name, is_admin=admin)
     _show_token(token, name)
 
 
@@ -93,8 +80,8 @@ def token(
     config: ConfigOption = None,
 ) -> None:
     """Issue another bearer token for an existing user (printed once)."""
-    with _store(home, database_url, config) as database:
-        issued = _issue(database, name, create=False)
+    with _accounts(home, database_url, config) as accounts:
+        issued = accounts.issue_token(name)
     _show_token(issued, name)
 
 
@@ -106,8 +93,8 @@ def revoke(
     config: ConfigOption = None,
 ) -> None:
     """Revoke every token of a user; requests with them get 401 from now on."""
-    with _store(home, database_url, config) as database, database.write() as tx:
-        count = tx.users.revoke(name)
+    with _accounts(home, database_url, config) as accounts:
+        count = accounts.revoke(name)
     console.print(f"revoked {count} token(s) of {name}", highlight=False)
 
 
@@ -121,8 +108,8 @@ def list_users(
     """The users, whether they are admins, and how many valid tokens they hold."""
     from rich.table import Table
 
-    with _store(home, database_url, config) as database, database.read() as tx:
-        users = tx.users.list()
+    with _accounts(home, database_url, config) as accounts:
+        users = accounts.list()
     if as_json:
         print_json([{"name": u.name, "is_admin": u.is_admin, "active_tokens": u.active_tokens,
                      "created_at": u.created_at.isoformat()} for u in users])

@@ -6,9 +6,11 @@ jobs first in, first out (the store skips users at their running limit) while fe
 the jobs it holds and passes on cancel requests made by other processes sharing the store. A
 worker stores each interim message as it arrives and the job's one final state at the end.
 
-A subclass says only how one job runs: :meth:`ClaimingExecutor._execute` returns the job's
-final fields (see :func:`final_fields`), and may raise an engine error, which becomes the
-matching ``ERROR`` reason here.
+A subclass says only how one job runs: :meth:`ClaimingExecutor._execute` gets the job's
+:class:`~engine.job_spec.JobSpec` (put back together from the store, see
+:meth:`ClaimingExecutor.job_spec`) and returns the job's final fields (see
+:func:`final_fields`); it may raise an engine error, which becomes the matching ``ERROR``
+reason here.
 """
 
 from __future__ import annotations
@@ -17,20 +19,17 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
-from engine.errors import EngineError, ProgramError, SandboxUnavailable
+from engine.errors import EngineError, ProgramVersionGone, SandboxUnavailable
 from engine.events import JobEvents
+from engine.job_spec import JobSpec
 from engine.process_identity import this_process
-from engine.store import Database, JobRecord, JobStatus
-from engine.store.records import ProgramVersionRecord
+from engine.records import JobRecord, JobStatus, Reason
+from engine.store import Database
 
 log = logging.getLogger(__name__)
-
-ENGINE_SHUTDOWN = "engine_shutdown"
-PROGRAM_DELETED = "program_deleted"
-SANDBOX_UNAVAILABLE = "sandbox_unavailable"
-ENGINE_ERROR = "engine_error"
 
 
 class ClaimingExecutor:
@@ -45,6 +44,7 @@ class ClaimingExecutor:
         max_running_per_user: int | None,
         poll_seconds: float,
         heartbeat_seconds: float,
+        log_flush_seconds: float = 0.25,
         worker_id: str | None = None,
     ) -> None:
         if max_concurrent_jobs < 1:
@@ -55,6 +55,7 @@ class ClaimingExecutor:
         self.max_running_per_user = max_running_per_user
         self.poll_seconds = poll_seconds
         self.heartbeat_seconds = heartbeat_seconds
+        self.log_flush_seconds = log_flush_seconds
         self.worker_id = worker_id or this_process()
         self._running: dict[str, threading.Event] = {}
         self._shutdown_cancelled: set[str] = set()
@@ -104,21 +105,32 @@ class ClaimingExecutor:
 
     # --- what a subclass provides ------------------------------------------------------------
 
-    def _execute(self, job: JobRecord, cancel: threading.Event) -> dict[str, Any]:
-        """Run ``job`` to its end; return its final fields. ``cancel`` is set to stop it."""
+    def _execute(self, spec: JobSpec, cancel: threading.Event) -> dict[str, Any]:
+        """Run ``spec`` to its end; return its final fields. ``cancel`` is set to stop it."""
         raise NotImplementedError
 
     # --- helpers for subclasses --------------------------------------------------------------
 
-    def program_version(self, job: JobRecord) -> ProgramVersionRecord:
-        """The program version ``job`` runs, with its files; :class:`ProgramError` if gone."""
+    def job_spec(self, job: JobRecord) -> JobSpec:
+        """The spec of a claimed job, from its row and its program version's files;
+        :class:`ProgramVersionGone` if that version was deleted meanwhile."""
         with self.database.read() as tx:
             version = tx.programs.get_version(job.program_id, job.program_version)
         if version is None or not version.files:
-            raise ProgramError(
+            raise ProgramVersionGone(
                 f"version {job.program_version} of program {job.program_id} no longer exists"
             )
-        return version
+        return JobSpec.from_records(job, version)
+
+    def log_sink(self, job_id: str) -> LogSink:
+        """Where a running job's printed text goes: the store, at most every
+        ``log_flush_seconds``, waking its watchers."""
+        return LogSink(lambda text: self._store_logs(job_id, text), self.log_flush_seconds)
+
+    def _store_logs(self, job_id: str, text: str) -> None:
+        with self.database.write() as tx:
+            tx.jobs.append_logs(job_id, text)
+        self.events.notify(job_id)
 
     def store_interim(self, job_id: str, data: str) -> None:
         """Store one encoded interim message of a running job and wake its watchers."""
@@ -182,21 +194,21 @@ class ClaimingExecutor:
 
     def _work(self, job: JobRecord, cancel: threading.Event) -> None:
         try:
-            final = self._execute(job, cancel)
+            final = self._execute(self.job_spec(job), cancel)
         except SandboxUnavailable as exc:
-            final = error_fields(SANDBOX_UNAVAILABLE, exc)
-        except ProgramError as exc:
-            final = error_fields(PROGRAM_DELETED, exc)
+            final = error_fields(Reason.SANDBOX_UNAVAILABLE, exc)
+        except ProgramVersionGone as exc:
+            final = error_fields(Reason.PROGRAM_DELETED, exc)
         except EngineError as exc:
-            final = error_fields(ENGINE_ERROR, exc)
+            final = error_fields(Reason.ENGINE_ERROR, exc)
         except Exception as exc:  # whatever happens, the job gets a final state
             log.exception("job %s failed inside the engine", job.id)
-            final = error_fields(ENGINE_ERROR, exc)
+            final = error_fields(Reason.ENGINE_ERROR, exc)
         with self._lock:
             self._running.pop(job.id, None)
             if job.id in self._shutdown_cancelled:
                 self._shutdown_cancelled.discard(job.id)
-                final.update(status=JobStatus.CANCELLED, reason=ENGINE_SHUTDOWN)
+                final.update(status=JobStatus.CANCELLED, reason=Reason.ENGINE_SHUTDOWN)
         try:
             with self.database.write() as tx:
                 tx.jobs.finish(job.id, **final)
@@ -210,7 +222,7 @@ def final_fields(outcome: dict[str, Any], node: str) -> dict[str, Any]:
     error = outcome.get("error") or {}
     return {
         "status": JobStatus(outcome["status"]),
-        "reason": outcome.get("reason"),
+        "reason": Reason(outcome["reason"]) if outcome.get("reason") else None,
         "result": outcome.get("result_data"),
         "error_type": error.get("type"),
         "error_message": error.get("message"),
@@ -235,7 +247,7 @@ def outcome_dict(outcome: Any) -> dict[str, Any]:
     }
 
 
-def error_fields(reason: str, exc: BaseException, node: str | None = None) -> dict[str, Any]:
+def error_fields(reason: Reason, exc: BaseException, node: str | None = None) -> dict[str, Any]:
     """Final fields of a job the engine could not run to its end."""
     return {
         "status": JobStatus.ERROR,
@@ -244,3 +256,33 @@ def error_fields(reason: str, exc: BaseException, node: str | None = None) -> di
         "error_message": str(exc),
         "metrics": {"node": node or socket.gethostname()},
     }
+
+
+class LogSink:
+    """Collects a job's printed text and passes it on in batches, at most every
+    ``interval`` seconds (a program printing a line at a time must not cost a write per
+    line); :meth:`flush` passes on the rest."""
+
+    def __init__(self, write: Callable[[str], None], interval: float) -> None:
+        self._write = write
+        self._interval = interval
+        self._pending: list[str] = []
+        self._last = time.monotonic()
+        self._lock = threading.Lock()
+
+    def __call__(self, text: str) -> None:
+        with self._lock:
+            self._pending.append(text)
+            if time.monotonic() - self._last < self._interval:
+                return
+        self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            text, self._pending = "".join(self._pending), []
+            self._last = time.monotonic()
+        if text:
+            try:
+                self._write(text)
+            except Exception:  # a passing store error costs live logs, not the job
+                log.warning("could not store a job's logs as they came", exc_info=True)

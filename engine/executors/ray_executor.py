@@ -26,26 +26,20 @@ from typing import Any
 
 from engine.errors import ConfigurationError, SandboxUnavailable
 from engine.events import JobEvents
-from engine.executors.claiming import (
-    ENGINE_ERROR,
-    ClaimingExecutor,
-    error_fields,
-    final_fields,
-)
+from engine.executors.claiming import ClaimingExecutor, error_fields, final_fields
 from engine.executors.ray_task import (
     NAMESPACE,
     SANDBOX_RESOURCE,
     TASK_OPTIONS,
     SandboxReaper,
-    run_job,
+    run_job_task,
 )
-from engine.store import Database, JobRecord, JobStatus
+from engine.job_spec import JobSpec
+from engine.records import JobStatus, Reason
+from engine.store import Database
 
 log = logging.getLogger(__name__)
 
-#: ``reason`` of a job whose node (or the worker running it) died mid-job.
-NODE_LOST = "node_lost"
-CANCELLED_BY_USER = "user"
 REAPER_PREFIX = "sandbox-reaper-"
 
 
@@ -66,28 +60,17 @@ class RayExecutor(ClaimingExecutor):
         events: JobEvents,
         *,
         address: str | None,
-        max_concurrent_jobs: int,
-        max_running_per_user: int | None,
-        poll_seconds: float,
-        heartbeat_seconds: float,
         cancel_grace_seconds: float,
         reaper_seconds: float,
-        worker_id: str | None = None,
+        **claiming: Any,
     ) -> None:
+        """``claiming``: :class:`ClaimingExecutor`'s options (limits, poll and heartbeat)."""
         if not address:
             raise ConfigurationError(
                 "ray_address: the Ray executor needs the cluster's HOST:PORT "
                 "(RuntimeService(ray_address=...) or ENGINE_RAY_ADDRESS)"
             )
-        super().__init__(
-            database,
-            events,
-            max_concurrent_jobs=max_concurrent_jobs,
-            max_running_per_user=max_running_per_user,
-            poll_seconds=poll_seconds,
-            heartbeat_seconds=heartbeat_seconds,
-            worker_id=worker_id,
-        )
+        super().__init__(database, events, **claiming)
         self.address = address
         self.cancel_grace_seconds = cancel_grace_seconds
         self.reaper_seconds = reaper_seconds
@@ -150,7 +133,7 @@ class RayExecutor(ClaimingExecutor):
                     f"ray_address: cannot connect to the Ray cluster at {self.address}: {exc}"
                 ) from exc
             self._connected_here = True
-        self._remote = ray.remote(**TASK_OPTIONS)(run_job)
+        self._remote = ray.remote(**TASK_OPTIONS)(run_job_task)
         self.ensure_reapers()
 
     def ensure_reapers(self) -> list[str]:
@@ -188,50 +171,45 @@ class RayExecutor(ClaimingExecutor):
 
     # --- one job -----------------------------------------------------------------------------
 
-    def _execute(self, job: JobRecord, cancel: threading.Event) -> dict[str, Any]:
+    def _execute(self, spec: JobSpec, cancel: threading.Event) -> dict[str, Any]:
         import ray
         from ray.exceptions import TaskCancelledError
 
-        version = self.program_version(job)
-        payload = {
-            "job_id": job.id,
-            "entry": version.entry,
-            "files": version.files,
-            "metadata": version.metadata,
-            "inputs": job.inputs,
-            "backend": job.backend,
-            "profile": job.profile,
-        }
-        task = self._remote.remote(payload)
+        job_id = spec.job_id
+        task = self._remote.remote(spec)
         with self._lock:
-            self._tasks[job.id] = task
+            self._tasks[job_id] = task
         if cancel.is_set():  # cancelled between the claim and the submission
-            self.cancel(job.id)
+            self.cancel(job_id)
         node: str | None = None
+        logs = self.log_sink(job_id)
         try:
             for ref in task:
                 kind, data = ray.get(ref)
                 if kind == "started":
                     node = str(data["node"])
                 elif kind == "interim":
-                    self.store_interim(job.id, data)
+                    self.store_interim(job_id, data)
+                elif kind == "log":
+                    logs(data)
                 elif kind == "final":
+                    logs.flush()
                     return final_fields(data, str(data["metrics"].get("node") or node))
-            return error_fields(ENGINE_ERROR, RuntimeError("the job's task ended without an "
+            return error_fields(Reason.ENGINE_ERROR, RuntimeError("the job's task ended without an "
                                                            "outcome"), node)
         except (TaskCancelledError, *_lost_node_errors()) as exc:
             if cancel.is_set():
-                fields = error_fields(CANCELLED_BY_USER, exc, node)
+                fields = error_fields(Reason.USER, exc, node)
                 fields.update(status=JobStatus.CANCELLED,
                               error_message="cancelled while running on the Ray cluster")
                 return fields
-            log.warning("job %s lost its Ray node %s: %s", job.id, node, exc)
-            fields = error_fields(NODE_LOST, exc, node)
+            log.warning("job %s lost its Ray node %s: %s", job_id, node, exc)
+            fields = error_fields(Reason.NODE_LOST, exc, node)
             fields["error_message"] = f"the Ray node running the job was lost: {exc}"[:2000]
             return fields
         finally:
             with self._lock:
-                self._tasks.pop(job.id, None)
+                self._tasks.pop(job_id, None)
 
     def _force_cancel(self, job_id: str) -> None:
         with self._lock:

@@ -1,16 +1,18 @@
 """What runs on a Ray node: one job's sandbox as a streaming task, and the node's reaper.
 
 This module is imported by Ray workers, so every node needs the engine installed (the same
-version as the dispatcher). :func:`run_job` runs ``run_program`` on its node, with
-``backend.run`` answered by that node's simulator, and yields plain data back to the
-dispatcher, in order:
+version as the dispatcher). :func:`run_job_task` gets the job's
+:class:`~engine.job_spec.JobSpec` as its one argument and runs it with
+:func:`engine.sandbox.run_job` on its node, with ``backend.run`` answered by that node's
+simulator, and yields plain data back to the dispatcher, in order:
 
 * ``("started", {"node": NODE_ID})`` once the task runs;
 * ``("interim", DATA)`` for each interim message, as the sandbox encoded it (already
   validated and size-limited by the sandbox relay on the node);
+* ``("log", TEXT)`` for what the program prints, as it prints it (within the log cap);
 * ``("final", OUTCOME)`` at the end: ``Outcome`` as plain data, ``metrics["node"]`` included.
 
-A soft ``ray.cancel`` arrives as ``KeyboardInterrupt``: the task sets ``run_program``'s cancel
+A soft ``ray.cancel`` arrives as ``KeyboardInterrupt``: the task sets ``run_job``'s cancel
 event, so the container is removed before the task ends. A force cancel or a dead node leaves
 the container behind; :class:`SandboxReaper`, one per node, removes containers whose creating
 process is gone (Ray does not kill them: they are the Docker daemon's children, not its own).
@@ -18,7 +20,6 @@ process is gone (Ray does not kill them: they are the Docker daemon's children, 
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import threading
@@ -26,6 +27,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from engine.executors.claiming import outcome_dict
+from engine.job_spec import JobSpec
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +43,7 @@ TASK_OPTIONS: dict[str, Any] = {
     "resources": {SANDBOX_RESOURCE: 1},
     "scheduling_strategy": "SPREAD",  # Ray's default piles tasks onto the driver's node
 }
-# How long the task waits, after a cancel, for run_program to remove its container.
+# How long the task waits, after a cancel, for run_job to remove its container.
 _CANCEL_JOIN_SECONDS = 60.0
 _QUEUE_POLL_SECONDS = 0.25
 
@@ -53,18 +55,14 @@ def node_id() -> str:
     return ray.get_runtime_context().get_node_id()
 
 
-def run_job(payload: dict[str, Any]) -> Iterator[tuple[str, Any]]:
-    """Run one job's sandbox on this node, yielding its messages (see the module doc).
-
-    ``payload``: ``job_id``, ``entry``, ``files`` (path -> bytes), ``metadata`` (dict),
-    ``inputs`` (RuntimeEncoder text), ``backend``, ``profile``.
-    """
+def run_job_task(spec: JobSpec) -> Iterator[tuple[str, Any]]:
+    """Run one job's sandbox on this node, yielding its messages (see the module doc)."""
     node = node_id()
     yield ("started", {"node": node})
     items: queue.Queue[tuple[str, Any]] = queue.Queue()
     cancel = threading.Event()
     worker = threading.Thread(
-        target=_run, args=(payload, cancel, items, node), name="job-sandbox", daemon=True
+        target=_run, args=(spec, cancel, items, node), name="job-sandbox", daemon=True
     )
     worker.start()
     try:
@@ -80,30 +78,21 @@ def run_job(payload: dict[str, Any]) -> Iterator[tuple[str, Any]]:
                 return
     finally:
         # A soft cancel (KeyboardInterrupt), a closed generator or an error: stop the
-        # sandbox and wait until run_program has removed its container.
+        # sandbox and wait until run_job has removed its container.
         cancel.set()
         worker.join(timeout=_CANCEL_JOIN_SECONDS)
 
 
-def _run(payload: dict[str, Any], cancel: threading.Event,
+def _run(spec: JobSpec, cancel: threading.Event,
          items: queue.Queue[tuple[str, Any]], node: str) -> None:
-    from engine.metadata import load_metadata
-    from engine.program.loader import program_from_files
-    from engine.sandbox import run_program
-    from engine.serialization import RuntimeDecoder
+    from engine.sandbox import run_job
 
     try:
-        metadata = load_metadata(payload["metadata"])
-        source = program_from_files(payload["entry"], payload["files"], metadata)
-        outcome = run_program(
-            source,
-            json.loads(payload["inputs"], cls=RuntimeDecoder),
-            backend=payload["backend"],
-            metadata=metadata,
-            profile=payload["profile"],
+        outcome = run_job(
+            spec,
             on_interim=lambda message: items.put(("interim", message.data)),
             cancel=cancel,
-            job_id=payload["job_id"],
+            on_log=lambda text: items.put(("log", text)),
         )
         final = outcome_dict(outcome)
         final["metrics"]["node"] = node

@@ -12,7 +12,7 @@ from typing import Any
 
 _EXPORTS = {
     "ProgramBackend": "engine.program.backend",
-    "ResultDecoder": "engine.program.decoder",
+    "ResultDecoder": "engine.program.result_decoder",
     "UserMessenger": "engine.program.messenger",
     "CollectingMessenger": "engine.program.messenger",
 }

@@ -1,6 +1,7 @@
 """Running a program inside a locked-down container.
 
-The public entry point is :func:`run_program`, which returns an :class:`Outcome`. Names are
+The public entry point is :func:`run_job`, which runs one checked
+:class:`~engine.job_spec.JobSpec` and returns an :class:`Outcome`. Names are
 imported lazily: the container image carries only ``engine.sandbox.runner`` of this package,
 and ``python -m engine.sandbox.runner`` imports this file first.
 """
@@ -11,7 +12,7 @@ from importlib import import_module
 from typing import Any
 
 _EXPORTS = {
-    "run_program": "engine.sandbox.execution",
+    "run_job": "engine.sandbox.execution",
     "Outcome": "engine.sandbox.execution",
     "ErrorInfo": "engine.sandbox.execution",
     "InterimMessage": "engine.sandbox.execution",

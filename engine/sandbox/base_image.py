@@ -25,6 +25,7 @@ import requests.exceptions
 from docker.utils import parse_repository_tag
 
 from engine.errors import ImageBuildError
+from engine.policy_files import packaged_dir
 from engine.sandbox.wheelhouse import image_arch
 
 SUITE = "bookworm"
@@ -54,7 +55,7 @@ class BaseImage:
 
 def sandbox_images_dir() -> Path:
     """The folder with the Dockerfiles, the bootstrap script and the compatibility modules."""
-    return Path(__file__).resolve().parents[2] / "sandbox_images"
+    return packaged_dir("sandbox_images")
 
 
 def recipe_hash(arch: str | None = None) -> str:

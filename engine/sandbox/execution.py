@@ -1,43 +1,37 @@
-"""One program run in the sandbox, from container creation to its final state.
+"""One job in the sandbox, from container creation to its final state.
 
-:func:`run_program` is the whole lifecycle of a job's container, readable top to bottom:
+:func:`run_job` runs one checked :class:`~engine.job_spec.JobSpec` and is the whole lifecycle
+of its container, readable top to bottom. It checks nothing the spec already holds (the
+service, or :mod:`engine.submission` for a local run, did that once):
 
-1. resolve the program, its metadata and inputs; validate the inputs;
-2. make sure the per-program image exists (content-addressed, so usually a cache hit);
-3. create the container locked down and attached, start it, send ``start``; while it boots,
+1. make sure the per-program image exists (content-addressed, so usually a cache hit);
+2. create the container locked down and attached, start it, send ``start``; while it boots,
    describe the backend (this overlaps the host's Qiskit import with the container's);
-4. relay messages until the stream ends: ``publish`` is decoded and handed to ``on_interim``,
+3. relay messages until the stream ends: ``publish`` is handed to ``on_interim``,
    ``backend_run`` passes admission and runs on the host's pool, ``result``/``error`` is the one
    final message, after which the runner gets a short grace period to exit;
-5. a watchdog check in the same loop kills the container at ``max_execution_time`` or after a
+4. a watchdog check in the same loop kills the container at ``max_execution_time`` or after a
    cancel; kills always happen on a separate thread;
-6. classify the end (DONE, ERROR or CANCELLED with a reason), read the resource usage, and
-   remove the container, whatever happened.
+5. classify the end (DONE, ERROR or CANCELLED with a :class:`~engine.records.Reason`), read
+   the resource usage, and remove the container, whatever happened.
 """
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import json
 import logging
-import os
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engine.errors import (
-    DecodeError,
-    EngineError,
-    ProtocolViolation,
-    SandboxError,
-)
+from engine.errors import DecodeError, ProtocolViolation, SandboxError, SandboxUnavailable
 from engine.protocol import (
-    BackendError,
+    BackendFailure,
     BackendResultMessage,
     BackendRunMessage,
     CancelMessage,
@@ -50,31 +44,26 @@ from engine.protocol import (
     StartMessage,
     parse_sandbox_message,
 )
+from engine.records import JobStatus, Reason
 from engine.sandbox.container import STDERR, STDOUT, ContainerSpec, SandboxContainer, WriteTimeout
-from engine.sandbox.policy import ResourceProfile, SandboxPolicy, load_sandbox_policy
+from engine.sandbox.policy import SandboxPolicy, load_sandbox_policy
 from engine.settings import get_settings
+
+if TYPE_CHECKING:
+    from engine.job_spec import JobSpec
 
 log = logging.getLogger(__name__)
 
 _USAGE_SAMPLE_SECONDS = 0.2
 
-DONE = "DONE"
-ERROR = "ERROR"
-CANCELLED = "CANCELLED"
+DONE = JobStatus.DONE
+ERROR = JobStatus.ERROR
+CANCELLED = JobStatus.CANCELLED
 
-# Reasons: machine-readable, stable.
-PROGRAM_EXCEPTION = "program_exception"
-BACKEND_REJECTED = "backend_rejected"
-RESULT_NOT_SERIALIZABLE = "result_not_serializable"
-OUT_OF_MEMORY = "out_of_memory"
-SANDBOX_CRASHED = "sandbox_crashed"
-PROTOCOL_VIOLATION = "protocol_violation"
-RAN_TOO_LONG = "ran_too_long"
-CANCELLED_BY_USER = "user"
-
+# The reason of an ``error`` message from the runner, by the exception type it names.
 _ERROR_REASONS = {
-    "BackendRejected": BACKEND_REJECTED,
-    "ResultNotSerializable": RESULT_NOT_SERIALIZABLE,
+    "BackendRejected": Reason.BACKEND_REJECTED,
+    "ResultNotSerializable": Reason.RESULT_NOT_SERIALIZABLE,
 }
 
 
@@ -105,8 +94,8 @@ class Outcome:
     asks for it, and a hostile one raises :class:`~engine.errors.DecodeError` there).
     """
 
-    status: str
-    reason: str | None = None
+    status: JobStatus
+    reason: Reason | None = None
     interim: list[Any] = field(default_factory=list)
     logs: str = ""
     error: ErrorInfo | None = None
@@ -127,8 +116,8 @@ class Outcome:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready view; ``result`` and ``interim`` in the RuntimeEncoder wire format."""
         return {
-            "status": self.status,
-            "reason": self.reason,
+            "status": self.status.value,
+            "reason": self.reason.value if self.reason is not None else None,
             "result": json.loads(self.result_data) if self.result_data is not None else None,
             "interim": [json.loads(d) for d in self.interim_data],
             "error": asdict(self.error) if self.error else None,
@@ -137,61 +126,40 @@ class Outcome:
         }
 
 
-def run_program(
-    program: Any,
-    inputs: dict[str, Any] | None = None,
-    *,
-    backend: str | None = None,
-    metadata: Any = None,
-    profile: str | ResourceProfile | None = None,
-    max_execution_time: float | None = None,
+def run_job(
+    spec: JobSpec,
     on_interim: Callable[[InterimMessage], None] | None = None,
     cancel: threading.Event | None = None,
-    job_id: str | None = None,
+    *,
+    on_log: Callable[[str], None] | None = None,
     client: Any = None,
     registry: Any = None,
     policy: SandboxPolicy | None = None,
     pool: Any = None,
 ) -> Outcome:
-    """Run ``program`` in a fresh sandbox container and return its :class:`Outcome`.
+    """Run ``spec`` in a sandbox container and return its :class:`Outcome`.
 
-    ``program`` is a path (a ``.py`` file or a program folder), source text, or a loaded
-    ``ProgramSource``. ``on_interim`` gets each :class:`InterimMessage` as it arrives, on the
-    thread that relays the run. ``inputs`` are the keyword arguments of ``main``; they are validated
-    against ``spec.parameters`` when there is metadata. Bad arguments raise (and leave no
-    container behind) before the program runs; everything that happens once it runs ends in
-    the returned Outcome. With a :class:`~engine.sandbox.pool.WarmPool`, the run takes a
-    container started ahead of time when one is ready.
+    ``on_interim`` gets each :class:`InterimMessage` as it arrives, on the thread that relays
+    the run, and ``on_log`` each piece of what the program prints (text, within the log
+    cap); setting ``cancel`` cancels the job. ``backend.run`` is answered by ``registry``
+    (default: this process's). With a :class:`~engine.sandbox.pool.WarmPool`, the run takes
+    a container started ahead of time when one is ready. Only the engine failing to start
+    the sandbox raises (:class:`~engine.errors.SandboxUnavailable`); everything that happens
+    once the program runs ends in the returned Outcome.
     """
-    from engine.metadata import validate_inputs
     from engine.sandbox.docker_client import shared_client
     from engine.sandbox.images import ensure_program_image
 
     policy = policy or load_sandbox_policy()
-    source = _as_program_source(program)
-    metadata = _as_metadata(metadata, source)
-    if max_execution_time is None:
-        max_execution_time = (float(metadata.max_execution_time) if metadata is not None
-                              else policy.timing.default_max_execution_time)
-    if max_execution_time <= 0:
-        raise ValueError(f"max_execution_time must be > 0, got {max_execution_time}")
-    resources = profile if isinstance(profile, ResourceProfile) else policy.profile(profile)
-    registry = registry or _default_registry()
-    backend_name = registry.resolve(backend)
-    job_id = job_id or f"run-{uuid.uuid4().hex[:12]}"
+    registry = registry or default_registry()
 
     def prepare() -> StartMessage:
         # Runs while the container boots: this is where the host imports Qiskit.
-        from engine.serialization import RuntimeDecoder, RuntimeEncoder
-
-        encoded = json.dumps(dict(inputs or {}), cls=RuntimeEncoder)
-        if metadata is not None:
-            validate_inputs(metadata, json.loads(encoded, cls=RuntimeDecoder))
         return StartMessage(
-            job_id=job_id,
-            entry=source.entry,
-            inputs=encoded,
-            backend=registry.describe(backend or backend_name),
+            job_id=spec.job_id,
+            entry=spec.entry,
+            inputs=spec.inputs,
+            backend=registry.describe(spec.backend),
             limits=SandboxLimits(
                 max_message_bytes=int(policy.protocol.max_message_bytes),
                 max_traceback_chars=policy.protocol.max_traceback_chars,
@@ -199,20 +167,21 @@ def run_program(
         )
 
     client = client or shared_client()
-    image = ensure_program_image(source.files, client=client)
-    spec = ContainerSpec(image=image, job_id=job_id, profile=resources,
-                         runtime=get_settings().sandbox_runtime)
+    image = ensure_program_image(spec.files, client=client)
+    container_spec = ContainerSpec(image=image, job_id=spec.job_id, profile=spec.resources,
+                                   runtime=get_settings().sandbox_runtime)
     run = _Run(
         client=client,
         registry=registry,
         policy=policy,
-        spec=spec,
-        warm=pool.take(spec) if pool is not None else None,
+        spec=container_spec,
+        warm=pool.take(container_spec) if pool is not None else None,
         on_interim=on_interim,
+        on_log=on_log,
         cancel=cancel or threading.Event(),
-        max_execution_time=max_execution_time,
+        max_execution_time=spec.limits.max_execution_time,
     )
-    return run.execute(prepare, backend_name)
+    return run.execute(prepare, registry.resolve(spec.backend))
 
 
 class _Run:
@@ -220,7 +189,8 @@ class _Run:
 
     def __init__(self, *, client: Any, registry: Any, policy: SandboxPolicy,
                  spec: ContainerSpec, warm: SandboxContainer | None,
-                 on_interim: Callable[[InterimMessage], None] | None, cancel: threading.Event,
+                 on_interim: Callable[[InterimMessage], None] | None,
+                 on_log: Callable[[str], None] | None, cancel: threading.Event,
                  max_execution_time: float) -> None:
         from engine.backends import JobUsage
 
@@ -230,6 +200,8 @@ class _Run:
         self.container = warm or SandboxContainer(client, spec)
         self.warm = warm is not None
         self.on_interim = on_interim
+        self.on_log = on_log
+        self._log_decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self.cancel = cancel
         self.max_execution_time = max_execution_time
         self.usage = JobUsage()
@@ -278,8 +250,11 @@ class _Run:
             state = self.container.wait(timeout=10)
             self._sample_usage()
             self._classify_exit(state)
+        except SandboxUnavailable:
+            raise  # the runtime could not start the container: nothing of the program ran
         except SandboxError as exc:
-            self._finish(ERROR, SANDBOX_CRASHED, error=ErrorInfo(type(exc).__name__, str(exc)))
+            self._finish(ERROR, Reason.SANDBOX_CRASHED,
+                         error=ErrorInfo(type(exc).__name__, str(exc)))
         finally:
             self.container.kill_soon()
             self.container.remove()
@@ -311,14 +286,14 @@ class _Run:
             elif self.cancel.is_set():
                 if cancel_at is None:
                     cancel_at = now
-                    self._finish(CANCELLED, CANCELLED_BY_USER)
+                    self._finish(CANCELLED, Reason.USER)
                     self._try_send(CancelMessage())
                 if now - cancel_at >= self.policy.timing.cancel_grace_seconds:
                     self.container.kill_soon()
             elif now > deadline:
                 self._sample_usage()
                 self._finish(
-                    CANCELLED, RAN_TOO_LONG,
+                    CANCELLED, Reason.RAN_TOO_LONG,
                     error=ErrorInfo("RanTooLong",
                                     f"the program ran longer than max_execution_time "
                                     f"({self.max_execution_time:g} s)"),
@@ -327,7 +302,7 @@ class _Run:
             elif self.ready_at is None and now - self.started_at > (
                 self.policy.timing.ready_timeout_seconds
             ):
-                self._finish(ERROR, SANDBOX_CRASHED,
+                self._finish(ERROR, Reason.SANDBOX_CRASHED,
                              error=ErrorInfo("SandboxStartTimeout",
                                              "the sandbox did not become ready in time"))
                 self.container.kill_soon()
@@ -337,18 +312,18 @@ class _Run:
         exit_code = state.get("ExitCode")
         if state.get("OOMKilled"):
             self.peak = int(self.container.spec.profile.memory)  # it reached its limit
-            self._finish(ERROR, OUT_OF_MEMORY, error=ErrorInfo(
+            self._finish(ERROR, Reason.OUT_OF_MEMORY, error=ErrorInfo(
                 "OutOfMemory",
                 f"the program exceeded its memory limit "
                 f"({int(self.container.spec.profile.memory)} bytes)"))
-        self._finish(ERROR, SANDBOX_CRASHED, error=ErrorInfo(
+        self._finish(ERROR, Reason.SANDBOX_CRASHED, error=ErrorInfo(
             "SandboxCrashed",
             f"the sandbox exited with code {exit_code} without sending a result"))
 
     # --- messages ----------------------------------------------------------------------------
 
     def _on_protocol_bytes(self, data: bytes, backend_name: str) -> None:
-        if self.outcome is not None and self.outcome.reason == PROTOCOL_VIOLATION:
+        if self.outcome is not None and self.outcome.reason == Reason.PROTOCOL_VIOLATION:
             return
         try:
             lines = self.reader.feed(data)
@@ -379,7 +354,7 @@ class _Run:
         elif isinstance(message, ErrorMessage):
             self.final_at = time.monotonic()
             self._sample_usage()
-            reason = _ERROR_REASONS.get(message.error_type, PROGRAM_EXCEPTION)
+            reason = _ERROR_REASONS.get(message.error_type, Reason.PROGRAM_EXCEPTION)
             self._finish(ERROR, reason, error=ErrorInfo(
                 message.error_type, message.message, message.traceback or None))
 
@@ -415,7 +390,7 @@ class _Run:
                 backend_name, message.circuits, message.options, self.usage
             )
         except BackendRejected as exc:
-            self._reply(BackendResultMessage(request_id=message.request_id, error=BackendError(
+            self._reply(BackendResultMessage(request_id=message.request_id, error=BackendFailure(
                 type="BackendRejected", message=str(exc), limit=exc.limit)))
             return
         future.add_done_callback(lambda f: self._on_backend_done(message.request_id, f))
@@ -424,7 +399,7 @@ class _Run:
         try:
             reply = BackendResultMessage(request_id=request_id, result=future.result())
         except Exception as exc:
-            reply = BackendResultMessage(request_id=request_id, error=BackendError(
+            reply = BackendResultMessage(request_id=request_id, error=BackendFailure(
                 type=type(exc).__name__, message=str(exc)[:2000]))
         self._reply(reply)
 
@@ -441,9 +416,16 @@ class _Run:
 
     def _on_log_bytes(self, data: bytes) -> None:
         room = int(self.policy.logs.max_bytes) - len(self.logs)
-        if room > 0:
-            self.logs += data[:room]
-        self.logs_discarded += max(0, len(data) - max(room, 0))
+        kept = data[:room] if room > 0 else b""
+        self.logs += kept
+        self.logs_discarded += len(data) - len(kept)
+        if kept and self.on_log is not None:
+            text = self._log_decoder.decode(kept)
+            if text:
+                try:
+                    self.on_log(text)
+                except Exception:
+                    log.exception("on_log callback failed")
 
     # --- helpers -------------------------------------------------------------------------------
 
@@ -455,10 +437,10 @@ class _Run:
             self.container.write(message.to_line(), timeout=0.5)
 
     def _violation(self, detail: str) -> None:
-        self._finish(ERROR, PROTOCOL_VIOLATION, error=ErrorInfo("ProtocolViolation", detail))
+        self._finish(ERROR, Reason.PROTOCOL_VIOLATION, error=ErrorInfo("ProtocolViolation", detail))
         self.container.kill_soon()
 
-    def _finish(self, status: str, reason: str | None, *, result_data: str | None = None,
+    def _finish(self, status: JobStatus, reason: Reason | None, *, result_data: str | None = None,
                 error: ErrorInfo | None = None) -> None:
         """Record the final state; the first call wins."""
         with self._outcome_lock:
@@ -516,7 +498,7 @@ _registry_lock = threading.Lock()
 _registry: Any = None
 
 
-def _default_registry() -> Any:
+def default_registry() -> Any:
     """The process's backend registry (one worker pool shared by all runs)."""
     global _registry
     from engine.backends import BackendRegistry
@@ -525,28 +507,3 @@ def _default_registry() -> Any:
         if _registry is None:
             _registry = BackendRegistry()
         return _registry
-
-
-def _as_program_source(program: Any) -> Any:
-    from engine.program.loader import ProgramSource, load_program, program_from_source
-
-    if isinstance(program, ProgramSource):
-        return program
-    if isinstance(program, os.PathLike) or (
-        isinstance(program, str) and "\n" not in program and Path(program).exists()
-    ):
-        return load_program(program)
-    if isinstance(program, (str, bytes)):
-        return program_from_source(program)
-    raise EngineError(f"cannot run {type(program).__name__}: give a path, source text "
-                      f"or a ProgramSource")
-
-
-def _as_metadata(metadata: Any, source: Any) -> Any:
-    from engine.metadata import ProgramMetadata, load_metadata
-
-    if metadata is None:
-        return source.metadata
-    if isinstance(metadata, ProgramMetadata):
-        return metadata
-    return load_metadata(metadata)

@@ -59,17 +59,13 @@ IMAGE_KINDS: tuple[ImageKind, ...] = ("program", "build-stage", "runtime", "base
 SANDBOX_SOURCES: tuple[str, ...] = (
     "engine/__init__.py",
     "engine/errors.py",
-    "engine/policies.py",
-    # engine.program without its host-side loader
-    "engine/program/__init__.py",
-    "engine/program/backend.py",
-    "engine/program/decoder.py",
-    "engine/program/messenger.py",
+    "engine/policy_files.py",
+    "engine/program",
     "engine/serialization",
     "engine/protocol.py",
     "engine/sandbox/__init__.py",
     "engine/sandbox/runner.py",
-    "policies/serialization.yaml",
+    "engine/policies/serialization.yaml",
 )
 RUNTIME_DOCKERFILE = "runtime.Dockerfile"
 PROGRAM_DOCKERFILE = "program.Dockerfile"
@@ -159,7 +155,7 @@ def _existing(client: docker.DockerClient, ref: str, content_hash: str) -> Any |
 
 
 def project_root() -> Path:
-    """The folder holding ``engine/``, ``policies/`` and ``sandbox_images/``."""
+    """The folder holding the ``engine`` package (the repository, or site-packages)."""
     return Path(__file__).resolve().parents[2]
 
 

@@ -255,8 +255,30 @@ def _encode(value: Any, encoder: type[json.JSONEncoder], limit: int, what: str) 
     return data
 
 
+# What a program may return or publish, for the error that says it returned something else.
+RETURNABLE = (
+    "a result must be encodable with RuntimeEncoder: None, bool, int, float, complex, str, "
+    "bytes, lists, tuples, sets and dicts with str keys of these, numpy arrays and scalars, "
+    "datetimes, Qiskit circuits, instructions, parameters and Results, Aer noise models, or "
+    "an object with a to_json() method"
+)
+
+
+def _program_traceback(exc: BaseException) -> str:
+    """The traceback of ``exc`` from the program's own first frame: the runner's frames (and
+    importlib's, when the entry module failed to import) are not the program's business."""
+    tb = exc.__traceback__
+    while tb is not None and _is_runner_frame(tb.tb_frame.f_code.co_filename):
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, tb))
+
+
+def _is_runner_frame(filename: str) -> bool:
+    return filename == __file__ or filename.startswith("<frozen importlib")
+
+
 def _error_message(exc: BaseException, limits: SandboxLimits) -> ErrorMessage:
-    text = "".join(traceback.format_exception(exc))
+    text = _program_traceback(exc)
     cap = limits.max_traceback_chars
     return ErrorMessage(
         error_type=type(exc).__name__[:200],
@@ -289,7 +311,9 @@ def run(channel: Channel) -> None:
         data = _encode(value, RuntimeEncoder, limits.max_message_bytes, "result")
     except BaseException as exc:
         error = _error_message(exc, limits)
-        channel.send(error.model_copy(update={"error_type": "ResultNotSerializable"}))
+        message = f"main() returned a value that cannot be sent back: {exc}; {RETURNABLE}"
+        channel.send(error.model_copy(update={"error_type": "ResultNotSerializable",
+                                              "message": message[:limits.max_traceback_chars]}))
         return
     channel.send(ResultMessage(data=data))
 

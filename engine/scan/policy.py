@@ -26,7 +26,7 @@ from pydantic import (
 )
 
 from engine.errors import PolicyError
-from engine.policies import policy_dir, read_policy_file
+from engine.policy_files import policy_dir, read_policy_file
 from engine.scan.findings import Level
 from engine.scan.rules import RULES
 
@@ -66,7 +66,7 @@ class Thresholds(_Section):
     confidence: LevelField = Level.LOW
 
 
-class Limits(_Section):
+class ScanLimits(_Section):
     """Bounds on what the scanner reads; beyond them a file is rejected, not analysed."""
 
     max_bytes: int = Field(1_048_576, ge=1, le=64 * 1_048_576)
@@ -145,7 +145,7 @@ class ScanPolicy(_Section):
     version: Literal[1] = 1
     mode: Literal["reject", "warn"] = "reject"
     thresholds: Thresholds = Thresholds()
-    limits: Limits = Limits()
+    limits: ScanLimits = ScanLimits()
     scratch_dirs: tuple[str, ...] = ("/tmp",)
     imports: ImportLists
     names: NameLists

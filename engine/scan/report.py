@@ -145,6 +145,35 @@ class Report:
             "files": files,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Report:
+        """A report from its :meth:`to_dict` form (as the daemon sends it to the client)."""
+        findings = []
+        for file in data.get("files") or []:
+            for item in file.get("findings") or []:
+                findings.append(Finding(
+                    rule_id=str(item.get("rule_id", "")),
+                    rule_name=str(item.get("rule_name", "")),
+                    severity=Level.parse(item.get("severity", "low")),
+                    confidence=Level.parse(item.get("confidence", "low")),
+                    message=str(item.get("message", "")),
+                    file=str(item.get("file", file.get("file", ""))),
+                    line=int(item.get("line") or 0),
+                    column=int(item.get("column") or 0),
+                    source_line=str(item.get("source_line", "")),
+                    cwe=item.get("cwe"),
+                    origin=item.get("origin", "engine"),
+                ))
+        policy = data.get("policy") or {}
+        return cls(
+            files=tuple(str(f.get("file", "")) for f in data.get("files") or []),
+            findings=tuple(findings),
+            mode=policy.get("mode", "reject"),
+            severity_threshold=Level.parse(policy.get("severity_threshold", "medium")),
+            confidence_threshold=Level.parse(policy.get("confidence_threshold", "low")),
+            tool=dict(data.get("tool") or {}),
+        )
+
 
 def _brief(finding: Finding) -> str:
     message = finding.message

@@ -17,7 +17,7 @@ import tokenize
 import unicodedata
 
 from engine.scan.findings import Finding, Level
-from engine.scan.policy import Limits
+from engine.scan.policy import ScanLimits
 from engine.scan.source import SourceText
 
 PLAIN_ENCODINGS = frozenset({"utf-8", "utf-8-sig", "ascii"})
@@ -150,14 +150,14 @@ def _compare_with_utf8(data: bytes, text: str, declared: str, source: SourceText
 # --- size ----------------------------------------------------------------------------------
 
 
-def check_size(size: int, source: SourceText, limits: Limits) -> Finding | None:
+def check_size(size: int, source: SourceText, limits: ScanLimits) -> Finding | None:
     """A PE701 finding when ``size`` bytes exceed the policy's ``max_bytes``."""
     if size <= limits.max_bytes:
         return None
     return source.finding("PE701", f"the file has {size} bytes; the limit is {limits.max_bytes}")
 
 
-def check_lines(source: SourceText, limits: Limits) -> list[Finding]:
+def check_lines(source: SourceText, limits: ScanLimits) -> list[Finding]:
     """PE705 and PE702 findings for too many or too long lines (at most one each)."""
     findings = []
     lines = source.lines

@@ -12,14 +12,14 @@ from typing import Any
 
 from engine.errors import DecodeError
 from engine.serialization.plain import as_plain
-from engine.serialization.policy import Limits
+from engine.serialization.policy import DecodeLimits
 
 
 def _bad(rule: str) -> DecodeError:
     return DecodeError(f"NoiseModel: {rule}")
 
 
-def _check_qubits(qubits: Any, where: str, limits: Limits) -> None:
+def _check_qubits(qubits: Any, where: str, limits: DecodeLimits) -> None:
     if not isinstance(qubits, list) or not qubits:
         raise _bad(f"{where} must be a non-empty list of qubit indices")
     for qubit in qubits:
@@ -30,7 +30,7 @@ def _check_qubits(qubits: Any, where: str, limits: Limits) -> None:
             )
 
 
-def check_noise_dict(value: Any, limits: Limits) -> None:
+def check_noise_dict(value: Any, limits: DecodeLimits) -> None:
     """Refuse a noise-model dict whose structure or qubit indices break the rules."""
     if not isinstance(value, dict):
         raise _bad("value must be an object")
@@ -67,7 +67,7 @@ def check_noise_dict(value: Any, limits: Limits) -> None:
                 _check_qubits(inst.get("qubits"), f"{place}.qubits", limits)
 
 
-def read_noise_model(value: Any, limits: Limits) -> Any:
+def read_noise_model(value: Any, limits: DecodeLimits) -> Any:
     """The ``NoiseModel`` a checked dict describes."""
     check_noise_dict(value, limits)
     try:

@@ -25,7 +25,7 @@ from qiskit.circuit import Parameter, ParameterExpression, ParameterVector
 from qiskit.circuit.parametervector import ParameterVectorElement
 
 from engine.errors import DecodeError, EncodeError
-from engine.serialization.policy import Limits
+from engine.serialization.policy import DecodeLimits
 
 _PARAMETER = "!H16s"
 _VECTOR_ELEMENT = "!HQ16sQ"
@@ -198,7 +198,7 @@ class _Reader:
 class ParameterReader:
     """Reads parameter records; vectors are shared within one document, as in the original."""
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: DecodeLimits) -> None:
         self.limits = limits
         self.vectors: dict[uuid.UUID, ParameterVector] = {}
 
@@ -331,7 +331,7 @@ _CONSTANTS = {"I": 1j, "pi": math.pi, "E": math.e}
 class _SreprBuilder:
     """Builds an expression from SymPy ``srepr`` text without evaluating it."""
 
-    def __init__(self, names: dict[str, Any], limits: Limits, type_name: str) -> None:
+    def __init__(self, names: dict[str, Any], limits: DecodeLimits, type_name: str) -> None:
         self.names = names
         self.limits = limits
         self.type_name = type_name

@@ -2,7 +2,7 @@
 
 The defaults live in ``policies/serialization.yaml``; this module validates that file (or a
 caller's own policy) with pydantic and caches the result. It is imported inside the sandbox
-too, so it depends only on pydantic, PyYAML and ``engine.policies``.
+too, so it depends only on pydantic, PyYAML and ``engine.policy_files``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
-from engine.policies import policy_dir, read_policy_file, validate_policy
+from engine.policy_files import policy_dir, read_policy_file, validate_policy
 
 POLICY_NAME = "serialization"
 
@@ -39,7 +39,7 @@ class SettingsClass(_Strict):
     )
 
 
-class Limits(_Strict):
+class DecodeLimits(_Strict):
     """Bounds on what one decoded document may cost."""
 
     max_text_chars: PositiveInt
@@ -66,7 +66,7 @@ class WireFormat(_Strict):
 class SerializationPolicy(_Strict):
     """The whole policy file, validated."""
 
-    limits: Limits
+    limits: DecodeLimits
     wire: WireFormat
     on_unknown_type: Literal["plain", "error"]
     on_unlisted_settings: Literal["error", "plain"]

@@ -22,7 +22,7 @@ from anyio import to_thread
 from fastapi import FastAPI
 
 from engine import __version__
-from engine.server import jobs, ops, problems, programs
+from engine.server import job_routes, ops, problems, program_routes
 from engine.server.limits import BodyLimitMiddleware, RateLimiter
 from engine.server.metrics import HTTPMetricsMiddleware, Metrics
 from engine.server.policy import ServerPolicy, load_server_policy
@@ -56,17 +56,15 @@ def create_app(settings: Settings | None = None, *, policy: ServerPolicy | None 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         to_thread.current_default_thread_limiter().total_tokens = policy.worker_threads
-        database, service = await to_thread.run_sync(_open, settings, executor)
-        app.state.database = database
+        service = await to_thread.run_sync(_open, settings, executor)
         app.state.service = service
-        metrics.bind(database)
+        metrics.bind(service)
         try:
             yield
         finally:
             app.state.draining.set()
             metrics.bind(None)
             await to_thread.run_sync(service.close)
-            await to_thread.run_sync(database.close)
 
     app = FastAPI(
         title="Program Engine",
@@ -82,28 +80,21 @@ def create_app(settings: Settings | None = None, *, policy: ServerPolicy | None 
     app.state.rate_limiter = RateLimiter(policy.rate_limit)
     app.state.draining = threading.Event()
     problems.install(app)
-    app.include_router(programs.router)
-    app.include_router(jobs.router)
+    app.include_router(program_routes.router)
+    app.include_router(job_routes.router)
     app.include_router(ops.router)
     app.add_middleware(BodyLimitMiddleware, policy=policy)
     app.add_middleware(HTTPMetricsMiddleware, metrics=metrics)
     return app
 
 
-def _open(settings: Settings, executor: str | None) -> tuple[Any, Any]:
+def _open(settings: Settings, executor: str | None) -> Any:
     from engine.service import RuntimeService
-    from engine.store import open_database
 
-    service = RuntimeService(
+    return RuntimeService(
         home=settings.home,
         user=DAEMON_USER,
         database_url=settings.database_url,
         executor=executor,
         settings=settings,
     )
-    try:
-        database = open_database(settings.database_url, home=settings.home, settings=settings)
-    except BaseException:
-        service.close()
-        raise
-    return database, service

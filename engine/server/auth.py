@@ -16,7 +16,6 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 
 from engine.errors import AuthenticationError
-from engine.server.tokens import MAX_TOKEN_LENGTH, token_hash
 from engine.service import RuntimeService
 
 
@@ -49,10 +48,7 @@ def authenticate(request: Request) -> Principal:
             "(tokens come from `program-engine users add NAME`)"
         )
     state = request.app.state
-    user = None
-    if len(token) <= MAX_TOKEN_LENGTH:
-        with state.database.read() as tx:
-            user = tx.users.by_token_hash(token_hash(token))
+    user = state.service.accounts.authenticate(token)
     if user is None:
         raise AuthenticationError("the bearer token is not valid (unknown or revoked)")
     state.rate_limiter.check(user.name)

@@ -19,15 +19,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from engine.store import Database
-from engine.store.repository import utcnow
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -46,11 +44,10 @@ class _JobCounts(Collector):
     def collect(self) -> Iterator[Metric]:
         family = GaugeMetricFamily("program_engine_jobs", "Jobs in the store by status and "
                                    "reason.", labels=["status", "reason"])
-        database = self.metrics.database
-        if database is None:
+        service = self.metrics.service
+        if service is None:
             return
-        with database.read() as tx:
-            counts = tx.jobs.counts()
+        counts = service.job_counts()
         for (status, reason), count in sorted(counts.items(), key=lambda kv: (kv[0][0],
                                                                                kv[0][1] or "")):
             family.add_metric([status.value, reason or ""], count)
@@ -60,12 +57,12 @@ class _JobCounts(Collector):
 class Metrics:
     """The registry of one app and the metrics the routes update.
 
-    The store is bound when the app starts (:meth:`bind`); until then only the HTTP and
+    The service is bound when the app starts (:meth:`bind`); until then only the HTTP and
     upload metrics have values.
     """
 
     def __init__(self) -> None:
-        self.database: Database | None = None
+        self.service: Any = None
         self.registry = CollectorRegistry()
         self.registry.register(_JobCounts(self))
         self.scanner_rejections = Counter(
@@ -84,13 +81,13 @@ class Metrics:
         self.http_duration = Histogram(
             "program_engine_http_request_duration_seconds", "HTTP request duration.",
             ["method", "route"], buckets=_HTTP_BUCKETS, registry=self.registry)
-        self._cursor: datetime = utcnow()
+        self._cursor: datetime = datetime.now(UTC)
         self._seen: dict[str, datetime] = {}
         self._lock = threading.Lock()
 
-    def bind(self, database: Database | None) -> None:
-        """Read job counts and finished jobs from ``database`` (``None``: stop reading)."""
-        self.database = database
+    def bind(self, service: Any) -> None:
+        """Read job counts and finished jobs through ``service`` (``None``: stop reading)."""
+        self.service = service
 
     def render(self) -> bytes:
         """The text exposition format, after taking in the jobs that ended since last time."""
@@ -98,12 +95,11 @@ class Metrics:
         return generate_latest(self.registry)
 
     def _observe_finished_jobs(self) -> None:
-        database = self.database
-        if database is None:
+        service = self.service
+        if service is None:
             return
         with self._lock:
-            with database.read() as tx:
-                finished = tx.jobs.ended_since(self._cursor - _OVERLAP)
+            finished = service.jobs_ended_since(self._cursor - _OVERLAP)
             for job in finished:
                 if job.id in self._seen:
                     continue

@@ -1,7 +1,8 @@
 """Operations: liveness, readiness, metrics, and who-am-I / backends for clients.
 
 ``/healthz`` answers while the process serves requests. ``/readyz`` checks that the store
-answers a query and Docker answers a ping, each within ``readiness_timeout_seconds``, and is
+answers a query and Docker answers a ping and lists every sandbox runtime the profiles name
+(``runsc``), each within ``readiness_timeout_seconds``, and is
 503 (problem+json listing the failed checks) otherwise, or while shutting down. ``/metrics``
 is the Prometheus text format. These three need no token (keep them off the public side of a
 reverse proxy if that matters).
@@ -14,7 +15,6 @@ from typing import Any
 import anyio
 from anyio import to_thread
 from fastapi import APIRouter, Request, Response
-from sqlalchemy import text
 
 from engine.server.auth import CurrentUser, Service
 from engine.server.metrics import CONTENT_TYPE
@@ -38,13 +38,14 @@ async def readyz(request: Request) -> Any:
     timeout = state.policy.readiness_timeout_seconds
 
     def store() -> None:
-        with state.database.read() as tx:
-            tx.session.execute(text("SELECT 1"))
+        state.service.ping()
 
     def docker() -> None:
         from engine.sandbox.docker_client import shared_client
+        from engine.sandbox.runtimes import check_configured_runtimes
 
         shared_client().ping()
+        check_configured_runtimes(shared_client())
 
     for name, check in (("store", store), ("docker", docker)):
         try:

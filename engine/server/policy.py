@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
-from engine.policies import load_policy_model
+from engine.policy_files import load_policy_model
 
 
 class _Frozen(BaseModel):

@@ -12,8 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.programs import RuntimeProgram
-from engine.store import JobRecord, JobStatus
+from engine.records import JobRecord, JobStatus
+from engine.runtime_program import RuntimeProgram
 
 
 class _Strict(BaseModel):
@@ -35,7 +35,7 @@ class ProgramPatch(_Strict):
     spec: dict[str, Any] | None = None
 
 
-class Visibility(_Strict):
+class VisibilityChange(_Strict):
     public: bool = Field(description="True: everyone may see and run the program.")
 
 

@@ -34,9 +34,9 @@ from typing import Any
 from anyio import to_thread
 
 from engine.errors import JobNotFound
+from engine.records import JobRecord
 from engine.server.policy import ServerPolicy
 from engine.server.schemas import job_etag
-from engine.store import JobRecord
 
 KEEP_ALIVE = b": keep-alive\n\n"
 

@@ -8,48 +8,24 @@
     with db.read() as tx:
         messages = tx.jobs.messages(job.id)
 
-Queries return frozen records (:mod:`engine.store.records`), never live ORM objects.
+Queries return frozen records (:mod:`engine.records`), never live ORM objects.
 """
 
-from __future__ import annotations
+from engine.store.database import Database, Transaction, default_url, open_database
+from engine.store.job_queries import JobRepository, Recovery, new_job_id
+from engine.store.program_queries import ProgramRepository, new_program_id
+from engine.store.users import UserRepository, check_user_name
 
-from importlib import import_module
-from typing import Any
-
-# Imported on first use: code that needs only the record types (the client, RuntimeJob)
-# does not pay for SQLAlchemy and the settings.
-_EXPORTS = {
-    "Database": "engine.store.database",
-    "Transaction": "engine.store.database",
-    "default_url": "engine.store.database",
-    "open_database": "engine.store.database",
-    "CANCELLED_BY_USER": "engine.store.jobs",
-    "ENGINE_RESTARTED": "engine.store.jobs",
-    "JobRepository": "engine.store.jobs",
-    "new_job_id": "engine.store.jobs",
-    "ProgramRepository": "engine.store.programs",
-    "new_program_id": "engine.store.programs",
-    "ACTIVE_STATUSES": "engine.store.records",
-    "FINAL_STATUSES": "engine.store.records",
-    "JobRecord": "engine.store.records",
-    "JobStatus": "engine.store.records",
-    "ProgramRecord": "engine.store.records",
-    "ProgramVersionRecord": "engine.store.records",
-    "Recovery": "engine.store.records",
-    "UserRecord": "engine.store.users",
-    "UserRepository": "engine.store.users",
-    "check_user_name": "engine.store.users",
-}
-
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(import_module(module), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__all__ = [
+    "Database",
+    "JobRepository",
+    "ProgramRepository",
+    "Recovery",
+    "Transaction",
+    "UserRepository",
+    "check_user_name",
+    "default_url",
+    "new_job_id",
+    "new_program_id",
+    "open_database",
+]

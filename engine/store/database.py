@@ -41,8 +41,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine.errors import ConfigurationError
 from engine.settings import Settings, get_settings
-from engine.store.jobs import JobRepository
-from engine.store.programs import ProgramRepository
+from engine.store.job_queries import JobRepository
+from engine.store.program_queries import ProgramRepository
 from engine.store.users import UserRepository
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -126,6 +126,11 @@ class Database:
                 return [str(row[0]) for row in rows]
         except SQLAlchemyError:  # no such table yet: a new store
             return []
+
+    def ping(self) -> None:
+        """Run ``SELECT 1``; raise if the database does not answer."""
+        with self.read() as tx:
+            tx.session.execute(text("SELECT 1"))
 
     def migrate(self) -> None:
         """Bring the schema to the newest revision; a no-op when it is there already.

@@ -23,7 +23,7 @@ Seven tables:
 
 Times are timezone-aware UTC :class:`~datetime.datetime` objects on the Python side
 (:class:`UTCDateTime`). JSON columns are stored as text and decoded by the query modules,
-which hand callers plain records (:mod:`engine.store.records`), never these live objects.
+which hand callers plain records (:mod:`engine.records`), never these live objects.
 
 The migrations under ``migrations/versions/`` create exactly this schema; a test compares
 the two.
@@ -52,7 +52,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-from engine.store.records import JobStatus
+from engine.records import JobStatus
 
 # Stable constraint names, so later migrations can refer to them on every database.
 NAMING_CONVENTION = {

@@ -9,12 +9,11 @@ of theirs revoked; the user row stays, because their programs and jobs keep nami
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Select, Table, func, insert, select, update
 
+from engine.records import UserRecord
 from engine.store.models import ApiToken, User
 from engine.store.repository import Repository, utcnow
 
@@ -24,16 +23,6 @@ _TOKENS = cast(Table, ApiToken.__table__)
 #: What a user name may look like: it becomes the ``owner`` of programs and jobs.
 USER_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 _HASH_PATTERN = re.compile(r"[0-9a-f]{64}")
-
-
-@dataclass(frozen=True, slots=True)
-class UserRecord:
-    """A user, with how many of their tokens are still valid."""
-
-    name: str
-    is_admin: bool
-    created_at: datetime
-    active_tokens: int = 0
 
 
 def check_user_name(name: str) -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from engine.accounts import TOKEN_LENGTH, token_hash
 from engine.cli import app
-from engine.server.tokens import TOKEN_LENGTH, token_hash
 from engine.settings import get_settings
 from engine.store import open_database
 

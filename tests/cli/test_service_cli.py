@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.programs import SLEEPER, SLEEPER_METADATA
+from tests.programs import SLEEPER, SLEEPER_METADATA, TALKER, TALKER_METADATA
 
 REPO = Path(__file__).resolve().parent.parent.parent
 SCRIPT = Path(sys.executable).with_name("program-engine")
@@ -330,3 +330,39 @@ def test_jobs_the_run_process_took_from_the_queue_end_normally(home, tmp_path, r
     bobs = as_json(home, "jobs", "show", bobs_job, user="bob")
     assert (bobs["status"], bobs["reason"]) == ("DONE", None)
     assert f"also runs job(s) {bobs_job}" in run.stderr
+
+
+@pytest.mark.docker
+def test_jobs_logs_follow_prints_as_the_job_prints_until_it_ends(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    folder = program_folder(tmp_path, "talker", TALKER, TALKER_METADATA)
+    program_id = ok(home, "programs", "upload", folder).stdout.strip()
+    runner = subprocess.Popen(
+        [str(SCRIPT), "jobs", "run", program_id, "--input", "seconds=4"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+        env=environment(home))
+    try:
+        assert runner.stdout is not None
+        job_id = runner.stdout.readline().strip()
+        follower = subprocess.Popen(
+            [str(SCRIPT), "jobs", "logs", job_id, "--follow"], stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True, cwd=REPO, env=environment(home))
+        assert follower.stdout is not None
+        assert follower.stdout.readline() == "first line\n"
+        # Seen while the job still runs: the last line comes seconds later.
+        assert as_json(home, "jobs", "show", job_id)["status"] == "RUNNING"
+        rest, _ = follower.communicate(timeout=120)
+        assert rest == "last line\n" and follower.returncode == 0
+    finally:
+        runner.communicate(timeout=120)
+    assert runner.returncode == 0
+
+
+@pytest.mark.docker
+def test_run_shows_what_the_program_prints_on_stderr_and_keeps_stdout_the_result(
+    tmp_path: Path,
+) -> None:
+    folder = program_folder(tmp_path, "talker", TALKER, TALKER_METADATA)
+    result = ok(tmp_path / "home", "run", folder, "--input", "seconds=0", "--json")
+    assert json.loads(result.stdout)["result"] == "talked"
+    assert "first line\nlast line\n" in result.stderr

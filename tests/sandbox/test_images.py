@@ -82,8 +82,8 @@ for root, dirs, files in os.walk("/opt/engine"):
     engine_files += [os.path.relpath(os.path.join(root, f), "/opt/engine") for f in files]
 out["engine_files"] = sorted(engine_files)
 out["engine_precompiled"] = bool(glob.glob("/opt/engine/engine/__pycache__/*.cpython-311.pyc"))
-import engine.policies
-out["policy_dir"] = str(engine.policies.policy_dir())
+import engine.policy_files
+out["policy_dir"] = str(engine.policy_files.policy_dir())
 from lib import helper
 out["helper"] = helper.VALUE
 imports = {}

@@ -6,11 +6,11 @@ import time
 
 import pytest
 
+from engine.loader import load_program
 from engine.process_identity import this_process
-from engine.program.loader import load_program
-from engine.sandbox import run_program
 from engine.sandbox.container import LABEL_ENGINE, LABEL_JOB, LABEL_OWNER
 from engine.sandbox.pool import WarmPool
+from engine.submission import run_program
 
 pytestmark = pytest.mark.docker
 

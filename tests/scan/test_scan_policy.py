@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engine.errors import PolicyError
-from engine.policies import read_policy_file
+from engine.policy_files import read_policy_file
 from engine.scan import Level, load_scan_policy, policy_from_mapping
 from engine.scan.bandit_pass import TEST_TARGETS, skipped_tests
 from engine.scan.policy import default_policy_path

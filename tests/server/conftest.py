@@ -72,7 +72,7 @@ def policy_dir(target: Path, changes: dict[str, dict[str, Any]]) -> Path:
 
 def add_user(home: Path, name: str, *, admin: bool = False) -> str:
     """Create a user with one token in the store under ``home``; return the token."""
-    from engine.server.tokens import new_token, token_hash
+    from engine.accounts import new_token, token_hash
     from engine.store import open_database
 
     token = new_token()

@@ -54,11 +54,12 @@ def _problem(response: httpx.Response, status: int) -> dict:
 def test_the_remote_lifecycle_of_a_sample(daemon, tokens) -> None:
     with daemon.client(tokens["alice"]) as service:
         assert service.user == "alice" and not service.is_admin
-        program_id = service.upload_program(str(HELLO))
+        program_id = service.upload_program(str(HELLO), new=True)
         program = service.program(program_id)
         metadata = load_metadata(HELLO / "hello_world.json")
         assert program_id.startswith("hello-world-") and program.owner == "alice"
-        assert program.version == 1 and program.parameters == metadata.spec.parameters
+        assert program.version == 1
+        assert program.parameters().metadata == metadata.spec.parameters
         assert program_id in {p.program_id for p in service.programs()}
 
         streamed: list = []
@@ -127,7 +128,7 @@ def test_failures_and_cancellation_raise_as_embedded(daemon, tokens) -> None:
             service.run(failing).result(timeout=120)
         assert failure.value.reason == "program_exception"
 
-        sleeper = service.upload_program(SLEEPER, SLEEPER_METADATA)
+        sleeper = service.upload_program(SLEEPER, SLEEPER_METADATA, new=True)
         job = service.run(sleeper, {"seconds": 120})
         deadline = time.monotonic() + 60
         while not job.interim_results() and time.monotonic() < deadline:
@@ -151,7 +152,7 @@ def test_refusals_raise_the_service_exceptions(daemon, tokens) -> None:
         assert rejected.value.report.findings and not rejected.value.report.accepted
         with pytest.raises(ProgramError, match="main"):
             service.upload_program("x = 1\n", {**SLEEPER_METADATA, "name": "nomain"})
-        program_id = service.upload_program(str(HELLO))
+        program_id = service.upload_program(str(HELLO), new=True)
         with pytest.raises(InputValidationError) as invalid:
             service.run(program_id, {"iterations": -1})
         assert invalid.value.violations[0][0] == "$.iterations"
@@ -168,10 +169,10 @@ def test_the_visibility_and_permission_matrix(daemon, tokens) -> None:
     alice, bob, root = (daemon.http(tokens[name]) for name in ("alice", "bob", "root"))
     anonymous, forged = daemon.http(), daemon.http("x" * 43)
     upload = {"file": ("sleeper.py", SLEEPER.encode())}
-    private = alice.post("/v1/programs", files=upload,
-                         data={"metadata": json.dumps(SLEEPER_METADATA)}).json()["id"]
+    private = alice.post("/v1/programs", files=upload, data={
+        "metadata": json.dumps(SLEEPER_METADATA), "new": "true"}).json()["id"]
     public = alice.post("/v1/programs", files=upload, data={
-        "metadata": json.dumps({**SLEEPER_METADATA, "name": "shared"})}).json()["id"]
+        "metadata": json.dumps({**SLEEPER_METADATA, "name": "shared"}), "new": "true"}).json()["id"]
     assert alice.put(f"/v1/programs/{public}/visibility",
                      json={"public": True}).status_code == 200
 
@@ -430,3 +431,27 @@ def test_an_oversized_body_sent_at_once_is_answered_not_hung(daemon, tokens) -> 
         sock.sendall(request)
         answer = sock.recv(4096)
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+
+
+def test_a_duplicate_name_and_cancelling_an_ended_job_answer_409(daemon) -> None:
+    from engine.errors import RuntimeDuplicateProgramError, RuntimeInvalidStateError
+
+    token = daemon.user("carol")
+    http = daemon.http(token)
+    with daemon.client(token) as service:
+        program_id = service.upload_program(ECHO, {**ECHO_METADATA, "name": "twice"})
+        with pytest.raises(RuntimeDuplicateProgramError, match=program_id):
+            service.upload_program(ECHO, {**ECHO_METADATA, "name": "twice"})
+        again = http.post("/v1/programs", files={"file": ("echo.py", ECHO.encode())},
+                          data={"metadata": json.dumps({**ECHO_METADATA, "name": "twice"})})
+        assert _problem(again, 409)["error"] == "DuplicateProgram"
+        assert service.upload_program(ECHO, {**ECHO_METADATA, "name": "twice"}, new=True) \
+            != program_id
+
+        job = service.run(program_id, {"n": 1})
+        job.wait_for_final_state(timeout=120)
+        refused = http.post(f"/v1/jobs/{job.job_id()}/cancel")
+        assert _problem(refused, 409)["error"] == "InvalidJobState"
+        with pytest.raises(RuntimeInvalidStateError, match="has already ended"):
+            job.cancel()
+        assert job.status() == "DONE"

@@ -9,8 +9,9 @@ import time
 import httpx
 import pytest
 
+from engine.records import JobStatus
 from engine.sandbox.container import LABEL_JOB
-from engine.store import JobStatus, open_database
+from engine.store import open_database
 from tests.programs import SLEEPER, SLEEPER_METADATA
 
 pytestmark = pytest.mark.docker

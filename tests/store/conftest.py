@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.store import Database, JobRecord, ProgramRecord, Transaction, open_database
+from engine.records import JobRecord, ProgramRecord
+from engine.store import Database, Transaction, open_database
 
 SOURCE = b"def main(backend, user_messenger, **kwargs):\n    return kwargs\n"
 

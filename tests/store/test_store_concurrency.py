@@ -9,7 +9,8 @@ import threading
 from collections import Counter
 from pathlib import Path
 
-from engine.store import Database, JobStatus, open_database
+from engine.records import JobStatus
+from engine.store import Database, open_database
 
 WORKER = Path(__file__).with_name("store_worker.py")
 

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from engine.store import ENGINE_RESTARTED, Database, JobStatus, new_job_id
+from engine.records import JobStatus, Reason
+from engine.store import Database, new_job_id
 
 
 def test_new_job_ids_are_random() -> None:
@@ -231,7 +232,7 @@ def test_recover_after_restart(db: Database, add_job) -> None:
     with db.read() as tx:
         for job_id in running:
             job = tx.jobs.get(job_id)
-            assert (job.status, job.reason) == (JobStatus.ERROR, ENGINE_RESTARTED)
+            assert (job.status, job.reason) == (JobStatus.ERROR, Reason.ENGINE_RESTARTED)
             assert job.ended_at is not None and job.error_message
         assert tx.jobs.get(finished).status is JobStatus.DONE
         assert {tx.jobs.get(i).status for i in queued} == {JobStatus.QUEUED}

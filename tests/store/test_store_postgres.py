@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect, text
 
-from engine.store import Database, JobStatus, open_database
+from engine.records import JobStatus
+from engine.store import Database, open_database
 
 WORKER = Path(__file__).with_name("store_worker.py")
 MIGRATIONS = Path(__file__).resolve().parents[2] / "engine" / "store" / "migrations" / "versions"

@@ -1,7 +1,8 @@
-"""Plain, immutable records the store hands out.
+"""The engine's core types: a job's status, the reason it ended, and the stored records.
 
-Callers never hold a live ORM object or session: every query returns these frozen
-dataclasses, detached from the database, safe to pass between threads.
+Everything above the store speaks these: the store returns them, the service, executors,
+daemon, client and CLI read them. They are frozen dataclasses, detached from any database
+session, safe to pass between threads. No door imports :mod:`engine.store`; they import this.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from functools import cached_property
-from typing import Any, NamedTuple
+from typing import Any
 
 
 class JobStatus(StrEnum):
@@ -31,6 +32,33 @@ class JobStatus(StrEnum):
 
 FINAL_STATUSES = frozenset({JobStatus.DONE, JobStatus.ERROR, JobStatus.CANCELLED})
 ACTIVE_STATUSES = frozenset({JobStatus.QUEUED, JobStatus.RUNNING})
+
+
+class Reason(StrEnum):
+    """Why a job ended in ``ERROR`` or ``CANCELLED``: machine-readable and stable.
+
+    A ``DONE`` job has no reason. Each member's comment says when it happens; the README's
+    table of end states lists the same.
+    """
+
+    # ERROR: the program itself.
+    PROGRAM_EXCEPTION = "program_exception"  # main() raised; error holds its traceback
+    BACKEND_REJECTED = "backend_rejected"  # an uncaught admission refusal of backend.run()
+    RESULT_NOT_SERIALIZABLE = "result_not_serializable"  # the result cannot be encoded
+    # ERROR: the sandbox.
+    OUT_OF_MEMORY = "out_of_memory"  # the container hit its memory limit
+    PROTOCOL_VIOLATION = "protocol_violation"  # the sandbox sent something malformed
+    SANDBOX_CRASHED = "sandbox_crashed"  # the sandbox exited without a final message
+    # ERROR: the engine around the job.
+    SANDBOX_UNAVAILABLE = "sandbox_unavailable"  # Docker (or the runtime) cannot be reached
+    PROGRAM_DELETED = "program_deleted"  # the program version went away before it ran
+    ENGINE_RESTARTED = "engine_restarted"  # the engine process running it died
+    NODE_LOST = "node_lost"  # the Ray node running it died
+    ENGINE_ERROR = "engine_error"  # the engine failed while running it (a bug: see its log)
+    # CANCELLED.
+    RAN_TOO_LONG = "ran_too_long"  # max_execution_time was exceeded
+    USER = "user"  # the caller cancelled it
+    ENGINE_SHUTDOWN = "engine_shutdown"  # the engine stopped while it ran
 
 
 @dataclass(frozen=True)
@@ -111,12 +139,11 @@ class JobRecord:
         return self.status.is_final
 
 
-class Recovery(NamedTuple):
-    """What :meth:`JobRepository.recover_after_restart` found.
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    """A user, with how many of their tokens are still valid."""
 
-    ``failed``: RUNNING jobs now ERROR with reason ``engine_restarted``; ``queued``: jobs
-    still QUEUED, to be run.
-    """
-
-    failed: list[str]
-    queued: list[str]
+    name: str
+    is_admin: bool
+    created_at: datetime
+    active_tokens: int = 0

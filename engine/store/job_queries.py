@@ -24,13 +24,8 @@ from typing import Any, NamedTuple, cast
 from sqlalchemy import ColumnElement, Row, Table, delete, func, insert, select, text, update
 
 from engine.errors import ConfigurationError
+from engine.records import ACTIVE_STATUSES, JobRecord, JobStatus, Reason
 from engine.store.models import ID_LENGTH, NAME_LENGTH, Job, JobMessage
-from engine.store.records import (
-    ACTIVE_STATUSES,
-    JobRecord,
-    JobStatus,
-    Recovery,
-)
 from engine.store.repository import (
     Repository,
     check_aware,
@@ -48,11 +43,6 @@ _ACTIVE = [status.value for status in ACTIVE_STATUSES]
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 JOB_ID_LENGTH = 20
 
-#: ``reason`` of a job that was RUNNING when the engine hosting it died.
-ENGINE_RESTARTED = "engine_restarted"
-#: ``reason`` of a job cancelled by its user (the default of ``request_cancel``).
-CANCELLED_BY_USER = "user"
-
 # Key of the PostgreSQL advisory lock that serializes queue claims (any fixed 64-bit int).
 _CLAIM_LOCK_KEY = 0x656E67696E65  # "engine"
 
@@ -63,6 +53,17 @@ def new_job_id() -> str:
 
 
 StatusFilter = JobStatus | str | Iterable[JobStatus | str] | None
+
+
+class Recovery(NamedTuple):
+    """What :meth:`JobRepository.recover_after_restart` found.
+
+    ``failed``: RUNNING jobs now ERROR with reason ``engine_restarted``; ``queued``: jobs
+    still QUEUED, to be run.
+    """
+
+    failed: list[str]
+    queued: list[str]
 
 
 class JobRepository(Repository):
@@ -199,6 +200,21 @@ class JobRepository(Repository):
         seqs = self.append_messages(job_id, [data])
         return seqs[0] if seqs else None
 
+    def append_logs(self, job_id: str, text: str) -> bool:
+        """Add ``text`` to a running job's logs (what it printed so far); ``False`` if the
+        job is not running. The sandbox caps the whole; :meth:`finish` writes the final logs."""
+        self._require_write("append_logs")
+        if not isinstance(text, str):
+            raise TypeError(f"logs must be str, got {type(text).__name__}")
+        if not text:
+            return True
+        result = self.session.execute(
+            update(_JOBS)
+            .where(_JOBS.c.id == job_id, _JOBS.c.status == JobStatus.RUNNING.value)
+            .values(logs=_JOBS.c.logs + text)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
     def append_messages(self, job_id: str, data: Sequence[str]) -> list[int]:
         """Store several interim messages in order; their seqs, or ``[]`` if the job is final."""
         self._require_write("append_messages")
@@ -287,7 +303,7 @@ class JobRepository(Repository):
         )
         return changed.rowcount == 1  # type: ignore[attr-defined]
 
-    def request_cancel(self, job_id: str, *, reason: str = CANCELLED_BY_USER) -> JobRecord | None:
+    def request_cancel(self, job_id: str, *, reason: str = Reason.USER) -> JobRecord | None:
         """Ask for a job to stop; return the job afterwards, ``None`` if there is none.
 
         A QUEUED job becomes CANCELLED at once, with ``reason``. A RUNNING job gets
@@ -334,7 +350,7 @@ class JobRepository(Repository):
         failed = self.session.execute(
             stale.values(
                 status=JobStatus.ERROR.value,
-                reason=ENGINE_RESTARTED,
+                reason=Reason.ENGINE_RESTARTED,
                 ended_at=utcnow(),
                 error_message="the engine stopped while the job was running",
             ).returning(_JOBS.c.id)

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 
 from engine.errors import InputValidationError
+from engine.records import JobStatus
 from engine.server.auth import Service
 from engine.server.problems import Problem, openapi_responses
 from engine.server.schemas import (
@@ -26,7 +27,6 @@ from engine.server.schemas import (
     job_json,
 )
 from engine.server.streams import job_events, job_record, wait_until_changed
-from engine.store import JobStatus
 
 router = APIRouter(
     prefix="/v1/jobs",
@@ -163,7 +163,7 @@ async def stream_job(
 
 
 @router.post("/{job_id}/cancel", status_code=202, response_model=JobOut,
-             responses=openapi_responses(403))
+             responses=openapi_responses(403, 409))
 def cancel_job(job_id: str, service: Service) -> dict[str, Any]:
     """Cancel: a queued job ends at once, a running one's sandbox is stopped."""
     service.cancel_job(job_id)

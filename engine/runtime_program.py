@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import html
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
-from engine.store.records import ProgramRecord
+from engine.errors import InputValidationError
+from engine.records import ProgramRecord
 
 
 class RuntimeProgram:
@@ -80,8 +82,13 @@ class RuntimeProgram:
     def max_execution_time(self) -> float:
         return self._metadata.get("max_execution_time", 0)
 
+    def parameters(self) -> ParameterNamespace:
+        """A namespace with one attribute per input parameter (all ``None``), to fill in and
+        pass to ``run`` as the inputs, as with the original client."""
+        return ParameterNamespace(self._parameter_schema)
+
     @property
-    def parameters(self) -> dict[str, Any]:
+    def _parameter_schema(self) -> dict[str, Any]:
         return self._spec.get("parameters") or {}
 
     @property
@@ -120,7 +127,7 @@ class RuntimeProgram:
             "creation_date": self.creation_date.isoformat(),
             "update_date": self.update_date.isoformat(),
             "backend_requirements": self.backend_requirements,
-            "parameters": self.parameters,
+            "parameters": self._parameter_schema,
             "return_values": self.return_values,
             "interim_results": self.interim_results,
         }
@@ -139,7 +146,7 @@ class RuntimeProgram:
             "  Backend requirements:",
             *_indent(_mapping_lines(self.backend_requirements), 4),
             "  Input parameters:",
-            *_indent(_schema_lines(self.parameters), 4),
+            *_indent(_schema_lines(self._parameter_schema), 4),
             "  Interim results:",
             *_indent(_schema_lines(self.interim_results), 4),
             "  Returns:",
@@ -168,7 +175,7 @@ class RuntimeProgram:
             f"<tr><th style='text-align:left'>{html.escape(title)}</th>"
             f"<td><pre>{html.escape(chr(10).join(_schema_lines(schema)))}</pre></td></tr>"
             for title, schema in (
-                ("Input parameters", self.parameters),
+                ("Input parameters", self._parameter_schema),
                 ("Interim results", self.interim_results),
                 ("Returns", self.return_values),
             )
@@ -206,3 +213,47 @@ def _schema_lines(schema: dict[str, Any]) -> list[str]:
                     lines.append(f"        Type: {prop['type']}")
             lines.append(f"        Required: {name in required}")
     return lines or ["none"]
+
+
+class ParameterNamespace(SimpleNamespace):
+    """A program's input parameters as attributes, each ``None`` until set.
+
+    ``service.run(program_id, namespace)`` takes it as the inputs: :meth:`validate` runs
+    first, and the parameters left ``None`` are not sent. ``metadata`` is the parameters'
+    JSON Schema.
+    """
+
+    def __init__(self, schema: dict[str, Any]) -> None:
+        properties = schema.get("properties") if isinstance(schema, dict) else None
+        super().__init__(**{name: None for name in (properties or {})})
+        object.__setattr__(self, "_schema", schema if isinstance(schema, dict) else {})
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """The parameters' JSON Schema."""
+        return self._schema
+
+    def to_dict(self) -> dict[str, Any]:
+        """The values set so far (parameters still ``None`` are left out)."""
+        return {name: value for name, value in vars(self).items()
+                if not name.startswith("_") and value is not None}
+
+    def validate(self) -> None:
+        """Raise :class:`InputValidationError` naming every required parameter left unset."""
+        missing = [name for name in self._schema.get("required") or []
+                   if getattr(self, name, None) is None]
+        if missing:
+            raise InputValidationError([(name, "required parameter has no value")
+                                        for name in missing], what="inputs")
+
+    def __str__(self) -> str:
+        required = set(self._schema.get("required") or [])
+        properties = self._schema.get("properties") or {}
+        lines = ["ParameterNamespace (Values):"]
+        for name, schema in properties.items():
+            schema = schema if isinstance(schema, dict) else {}
+            flag = "required" if name in required else "optional"
+            lines.append(f"  {name} = {getattr(self, name, None)!r} "
+                         f"({schema.get('type', 'any')}, {flag}): "
+                         f"{schema.get('description', '')}".rstrip(": "))
+        return "\n".join(lines)

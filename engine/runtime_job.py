@@ -15,9 +15,14 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
 
-from engine.errors import RuntimeJobCancelled, RuntimeJobFailure, RuntimeJobTimeout
-from engine.program.decoder import ResultDecoder
-from engine.store.records import JobRecord, JobStatus
+from engine.errors import (
+    RuntimeJobCancelled,
+    RuntimeJobFailure,
+    RuntimeJobRanTooLong,
+    RuntimeJobTimeout,
+)
+from engine.program.result_decoder import ResultDecoder
+from engine.records import JobRecord, JobStatus, Reason
 
 _POLL_SECONDS = 0.5
 
@@ -87,6 +92,22 @@ class RuntimeJob:
         """QUEUED, RUNNING, DONE, ERROR or CANCELLED."""
         return self._refresh().status
 
+    def done(self) -> bool:
+        """Whether the job ended ``DONE``."""
+        return self.status() is JobStatus.DONE
+
+    def running(self) -> bool:
+        """Whether the job is ``RUNNING`` now."""
+        return self.status() is JobStatus.RUNNING
+
+    def cancelled(self) -> bool:
+        """Whether the job ended ``CANCELLED``."""
+        return self.status() is JobStatus.CANCELLED
+
+    def in_final_state(self) -> bool:
+        """Whether the job has ended (``DONE``, ``ERROR`` or ``CANCELLED``)."""
+        return self.status().is_final
+
     def error_message(self) -> str | None:
         """The error of a failed or cancelled job, with the program's traceback if any."""
         record = self._refresh()
@@ -144,7 +165,9 @@ class RuntimeJob:
                        "traceback": record.error_traceback},
             )
         if record.status is JobStatus.CANCELLED:
-            raise RuntimeJobCancelled(
+            cancelled = (RuntimeJobRanTooLong if record.reason == Reason.RAN_TOO_LONG
+                         else RuntimeJobCancelled)
+            raise cancelled(
                 f"job {record.id} was cancelled ({record.reason})", reason=record.reason
             )
         if record.result is None:

@@ -22,8 +22,8 @@ from typing import Any, cast
 from sqlalchemy import Row, Select, Table, and_, delete, func, insert, or_, select, true, update
 
 from engine.errors import MetadataError, ProgramError
+from engine.records import ProgramRecord, ProgramVersionRecord
 from engine.store.models import NAME_LENGTH, PATH_LENGTH, Program, ProgramFile, ProgramVersion
-from engine.store.records import ProgramRecord, ProgramVersionRecord
 from engine.store.repository import (
     Repository,
     check_page,
@@ -237,6 +237,15 @@ class ProgramRepository(Repository):
         if limit is not None:
             query = query.limit(limit)
         return [_program_record(row, None) for row in self.session.execute(query)]
+
+    def owned_named(self, owner: str, name: str) -> list[str]:
+        """The ids of ``owner``'s programs called ``name``, oldest first."""
+        rows = self.session.execute(
+            select(_PROGRAMS.c.id)
+            .where(_PROGRAMS.c.owner == owner, _PROGRAMS.c.name == name)
+            .order_by(_PROGRAMS.c.created_at, _PROGRAMS.c.id)
+        )
+        return [row.id for row in rows]
 
     def count_visible(self, user: str, *, is_admin: bool = False) -> int:
         """How many programs :meth:`list_visible` would page through."""

@@ -15,7 +15,13 @@ from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from engine.errors import ProgramError, ProgramRejected
 from engine.server.auth import Service
 from engine.server.problems import openapi_responses
-from engine.server.schemas import ProgramList, ProgramOut, ProgramPatch, Visibility, program_json
+from engine.server.schemas import (
+    ProgramList,
+    ProgramOut,
+    ProgramPatch,
+    VisibilityChange,
+    program_json,
+)
 from engine.server.uploads import metadata_bytes, number_field, spec_field, staged_program
 
 router = APIRouter(
@@ -43,14 +49,17 @@ MetadataField = Annotated[
              responses=openapi_responses(413, 503))
 def create_program(request: Request, response: Response, service: Service,
                    file: FileField = None, source: SourceField = None,
-                   metadata: MetadataField = None) -> dict[str, object]:
+                   metadata: MetadataField = None,
+                   new: Annotated[bool, Form(description="Upload even if the caller has a "
+                                             "program of this name (409 otherwise).")] = False,
+                   ) -> dict[str, object]:
     """Upload a program; it is scanned, and refused with every finding if it is rejected."""
     if (file is None) == (source is None):
         raise ProgramError("give the program as exactly one of the parts 'file' and 'source'",
                            "<upload>")
     with _staged(request, file, source) as data:
         try:
-            program_id = service.upload_program(data, metadata_bytes(metadata))
+            program_id = service.upload_program(data, metadata_bytes(metadata), new=new)
         except ProgramRejected:
             request.app.state.metrics.scanner_rejections.inc()
             raise
@@ -137,7 +146,7 @@ def update_program(program_id: str, patch: ProgramPatch, service: Service) -> di
 
 @router.put("/{program_id}/visibility", response_model=ProgramOut,
             responses=openapi_responses(403))
-def set_visibility(program_id: str, body: Visibility, service: Service) -> dict[str, object]:
+def set_visibility(program_id: str, body: VisibilityChange, service: Service) -> dict[str, object]:
     """Make the program public or private (owner or admin only)."""
     service.set_program_visibility(program_id, body.public)
     return program_json(service.program(program_id))

@@ -46,7 +46,7 @@ from pydantic import BaseModel, ConfigDict, PositiveInt
 
 from engine.errors import MetadataError, ProgramError
 from engine.metadata import MetadataPolicy, ProgramMetadata, load_metadata
-from engine.policies import load_policy_model
+from engine.policy_files import load_policy_model
 
 __all__ = [
     "ProgramPolicy",
@@ -343,6 +343,50 @@ def program_from_files(
         raise ProgramError(f"the entry module {filename} is not among the program's files", entry)
     check_program_source(files[filename], filename, policy=policy)
     return _source(entry, dict(files), metadata)
+
+
+#: The longest string taken as a path; anything longer is source text.
+MAX_PATH_CHARS = 4096
+
+
+def looks_like_path(data: object) -> bool:
+    """Whether ``data`` names a program on disk rather than holding its source text.
+
+    The one place this is decided, for the service, ``program-engine run`` and the remote
+    client alike: a path object is a path; a string is a path when it is one short line
+    that exists, ends in ``.py`` or contains a path separator without a ``(`` (a one-line
+    program always has one, in ``def main(...)``). Everything else is source text.
+    """
+    if isinstance(data, os.PathLike):
+        return True
+    if not isinstance(data, str) or "\n" in data or len(data) > MAX_PATH_CHARS:
+        return False
+    text = data.strip()
+    return bool(text) and (
+        Path(text).exists() or text.endswith(".py") or ("/" in text and "(" not in text)
+    )
+
+
+def load_program_input(data: object, metadata: ProgramMetadata | None = None) -> ProgramSource:
+    """A program as a caller hands it over: a path (see :func:`looks_like_path`) or its source
+    text (``str`` or ``bytes``); ``metadata``, when given, replaces what lies beside it.
+
+    A path that does not exist is a :class:`ProgramError` saying so, never a syntax error.
+    """
+    if looks_like_path(data):
+        path = Path(data).expanduser() if isinstance(data, os.PathLike) else Path(
+            str(data).strip()).expanduser()
+        if not path.exists():
+            raise ProgramError("no such file or folder", str(path))
+        source = load_program(path)
+        if metadata is not None:
+            source = program_from_files(source.entry, source.files, metadata)
+        return source
+    if isinstance(data, (str, bytes)):
+        return program_from_source(data, metadata=metadata)
+    raise ProgramError(
+        f"a program is a path or its source text, not {type(data).__name__}", "data"
+    )
 
 
 def _load_single_file(

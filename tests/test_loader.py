@@ -11,17 +11,17 @@ from typing import Any
 import pytest
 
 from engine.errors import MetadataError, ProgramError
-from engine.metadata import ProgramMetadata, load_metadata, metadata_policy, validate_inputs
-from engine.program.loader import (
+from engine.loader import (
     ProgramPolicy,
     check_program_source,
     load_program,
     program_from_source,
     program_policy,
 )
+from engine.metadata import ProgramMetadata, load_metadata, metadata_policy, validate_inputs
 from engine.serialization import RuntimeDecoder
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 PROGRAM_SOURCE = REPO / "program_source"
 
 MAIN = "def main(backend, user_messenger, **kwargs):\n    return 'done'\n"

@@ -54,7 +54,6 @@ from engine.runtime_job import RuntimeJob
 from engine.runtime_program import RuntimeProgram
 from engine.settings import Settings, get_settings
 from engine.store import Database, new_job_id, open_database
-from engine.submission import build_job_spec, check_options, review
 
 log = logging.getLogger(__name__)
 
@@ -334,6 +333,8 @@ class RuntimeService(RuntimeServiceInterface):
     # --- programs ----------------------------------------------------------------------------
 
     def upload_program(self, data: Any, metadata: Any = None, *, new: bool = False) -> str:
+        from engine.submission import review  # the job spec's models: not for listings
+
         source = _load_upload(data, metadata)
         if not new:
             self._refuse_duplicate(source.metadata.name)
@@ -363,6 +364,7 @@ class RuntimeService(RuntimeServiceInterface):
     ) -> None:
         from engine.loader import program_from_files
         from engine.metadata import load_metadata
+        from engine.submission import review
 
         with self._db.read() as tx:
             current = self._owned_program(tx, program_id, with_files=True)
@@ -430,6 +432,7 @@ class RuntimeService(RuntimeServiceInterface):
         result_decoder: type[ResultDecoder] | None = None,
     ) -> RuntimeJob:
         from engine.metadata import load_metadata
+        from engine.submission import build_job_spec, check_options
 
         with self._db.read() as tx:
             program = self._visible_program(tx, program_id, with_files=True)

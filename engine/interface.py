@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from engine.documents import BackendInfo
     from engine.program.result_decoder import ResultDecoder
     from engine.records import JobRecord, JobStatus
     from engine.runtime_job import RuntimeJob
@@ -126,8 +127,10 @@ class RuntimeServiceInterface(Protocol):
         """Delete a job and its results; a running job is cancelled first."""
         ...
 
-    def backends(self) -> list[str]:
-        """The names of the configured backends (``fake_<N>q`` devices are also accepted)."""
+    def backends(self) -> list[BackendInfo]:
+        """The configured backends with their size and admission limits, as
+        :class:`~engine.documents.BackendInfo` (``str()`` of one is its name); fake devices
+        ``fake_<N>q`` are accepted too."""
         ...
 
     def close(self) -> None:

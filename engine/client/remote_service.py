@@ -14,6 +14,7 @@ import httpx
 from engine.client.remote_job import RemoteRuntimeJob
 from engine.client.uploads import _metadata_object, _program_parts
 from engine.client.wire import _error_from, _job_record, _program, _seconds, _segment
+from engine.documents import BackendInfo
 from engine.errors import InputValidationError, RemoteError
 from engine.interface import RuntimeServiceInterface
 from engine.program import ResultDecoder
@@ -216,8 +217,9 @@ class RemoteRuntimeService(RuntimeServiceInterface):
     def delete_job(self, job_id: str) -> None:
         self._request("DELETE", f"/v1/jobs/{_segment(job_id)}")
 
-    def backends(self) -> list[str]:
-        return list(self._request("GET", "/v1/backends").json()["backends"])
+    def backends(self) -> list[BackendInfo]:
+        items = self._request("GET", "/v1/backends").json()["backends"]
+        return [BackendInfo.model_validate(item) for item in items]
 
     # --- the JobSource interface (used by RuntimeJob) ----------------------------------------
 
@@ -228,7 +230,7 @@ class RemoteRuntimeService(RuntimeServiceInterface):
     def job_messages(self, job_id: str, after_seq: int = 0) -> list[tuple[int, str]]:
         response = self._request("GET", f"/v1/jobs/{_segment(job_id)}/interim",
                                  params={"after": after_seq})
-        return [(int(item["seq"]), str(item["data"])) for item in response.json()]
+        return [(int(item["seq"]), json.dumps(item["data"])) for item in response.json()]
 
     def cancel_job(self, job_id: str) -> None:
         self._request("POST", f"/v1/jobs/{_segment(job_id)}/cancel")

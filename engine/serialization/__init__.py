@@ -17,6 +17,7 @@ _EXPORTS = {
     "RuntimeDecoder": "engine.serialization.decoder",
     "RuntimeEncoder": "engine.serialization.encoder",
     "measure_payload": "engine.serialization.measure",
+    "check_payload": "engine.serialization.payload",
     "DecodeWarning": "engine.serialization.plain",
     "SerializationPolicy": "engine.serialization.policy",
     "SettingsClass": "engine.serialization.policy",

@@ -83,4 +83,4 @@ def whoami(user: CurrentUser) -> dict[str, Any]:
             responses=openapi_responses(401, 429))
 def backends(service: Service) -> dict[str, Any]:
     """The configured backends (``fake_<N>q`` devices are accepted as well)."""
-    return {"backends": service.backends()}
+    return {"backends": [backend.model_dump() for backend in service.backends()]}

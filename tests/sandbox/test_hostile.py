@@ -3,7 +3,8 @@
 Every program is a file in ``tests/sandbox/hostile/``. Each run also checks that its container
 is gone (the ``sandbox`` fixture); the last test checks that no container of this process is
 left and that Docker still answers. No program here sends a packet anywhere: the network test
-lists interfaces and resolves a name, which fails inside the container without sending.
+lists interfaces, resolves a name and connects to 192.0.2.1 (TEST-NET-1), which all fail
+inside the container before anything is sent (there is no interface but ``lo``).
 
 Wall-time bounds are deliberately generous (limit + 5 s): they catch a watchdog that does not
 fire, not a slow machine.
@@ -27,6 +28,7 @@ from typing import Any
 import psutil
 import pytest
 
+from engine.errors import DecodeError
 from engine.sandbox import ResourceProfile, SandboxPolicy, load_sandbox_policy
 
 pytestmark = pytest.mark.docker
@@ -305,11 +307,13 @@ def test_published_settings_payload_naming_popen_is_never_built(
                       profile=hostile_profile, max_execution_time=30)
     outcome = run.outcome
 
-    # The host refused to decode it: the payload's class is not on the allowlist.
-    assert (outcome.status, outcome.reason) == ("ERROR", "protocol_violation")
-    assert "subprocess.Popen is not on the settings allowlist" in outcome.error.message
-    assert not any(isinstance(item, subprocess.Popen)
-                   for item in _walk([outcome.interim, outcome.result]))
+    # The interim message is kept encoded; reading it refuses the payload's class, which is
+    # not on the allowlist.
+    assert (outcome.status, outcome.reason) == ("DONE", None), outcome.error
+    assert len(outcome.interim_data) == 1 and outcome.result == "published"
+    with pytest.raises(DecodeError, match=r"subprocess.Popen is not on the settings allowlist"):
+        outcome.interim  # noqa: B018 - decoding happens on read
+    assert not any(isinstance(item, subprocess.Popen) for item in _walk(outcome.result))
     assert not any(str(marker) in repr(call) for call in popen_calls)
     assert not marker.exists()
 
@@ -394,6 +398,10 @@ def test_docker_socket_is_absent(probe: dict) -> None:
 
 def test_setuid_0_is_refused(probe: dict) -> None:
     assert probe["setuid"] == "PermissionError"
+    status = probe["status"]
+    assert status["Seccomp"] == "2"  # a seccomp filter is in force (Docker's profile)
+    assert int(status["CapAmb"], 16) == 0  # nothing for an exec to pick up
+    assert int(status["CapInh"], 16) == 0
 
 
 def test_runs_as_uid_10001_without_capabilities(probe: dict, wall: str) -> None:
@@ -410,6 +418,7 @@ def test_there_is_no_network(probe: dict) -> None:
     assert probe["interfaces"] == ["lo"]
     assert probe["routes"] == []  # not even a default route
     assert probe["resolve"] == "gaierror"  # name resolution failed inside the container
+    assert probe["connect"] == "ENETUNREACH"  # no route to TEST-NET-1: failed before sending
 
 
 def test_killing_pid_1_does_not_stop_the_job(sandbox, wall_profile, wall) -> None:

@@ -328,7 +328,7 @@ def test_jobs_the_run_process_took_from_the_queue_end_normally(home, tmp_path, r
              ENGINE_POLICY_DIR=str(policies))
     assert json.loads(run.stdout.strip().splitlines()[-1]) == "slept"
     bobs = as_json(home, "jobs", "show", bobs_job, user="bob")
-    assert (bobs["status"], bobs["reason"]) == ("DONE", None)
+    assert (bobs["status"], bobs["reason"]) == ("DONE", None), bobs["error"]
     assert f"also runs job(s) {bobs_job}" in run.stderr
 
 

@@ -580,7 +580,8 @@ def _program(item: dict[str, Any]) -> RuntimeProgram:
         current_version=version,
         version=ProgramVersionRecord(
             program_id=item["id"], version=version, metadata_json=json.dumps(metadata),
-            source_hash="", entry="", created_at=created),
+            source_hash="", entry="", created_at=created,
+            review_status=item.get("review_status", "approved")),
     ))
 
 

@@ -45,11 +45,14 @@ _KINDS: tuple[tuple[type[BaseException], int, str, str], ...] = (
     (errors.AuthenticationError, 401, "unauthenticated", "Authentication required"),
     (errors.ProgramNotFound, 404, "program-not-found", "Program not found"),
     (errors.JobNotFound, 404, "job-not-found", "Job not found"),
+    (errors.ReviewNotFound, 404, "review-not-found", "Review not found"),
     (errors.NotFound, 404, "not-found", "Not found"),
     (errors.PermissionDenied, 403, "permission-denied", "Only the owner may do this"),
     (errors.QuotaExceeded, 429, "quota-exceeded", "Limit reached"),
     (errors.InvalidJobState, 409, "invalid-job-state", "Not possible in the job's state"),
     (errors.DuplicateProgram, 409, "duplicate-program", "Program name already used"),
+    (errors.ProgramNotApproved, 409, "program-not-approved", "Program not approved"),
+    (errors.InvalidReviewState, 409, "review-not-pending", "Not waiting for review"),
     (errors.ProgramRejected, 422, "program-rejected", "Program rejected by the static review"),
     (ArchiveRejected, 422, "archive-rejected", "Archive refused"),
     (errors.MetadataError, 422, "invalid-metadata", "Invalid program metadata"),
@@ -147,6 +150,8 @@ def _add_details(problem: Problem, exc: BaseException) -> None:
         extra["report"] = exc.report.to_dict()
     elif isinstance(exc, errors.BackendRejected):
         extra["limit"] = exc.limit
+    elif isinstance(exc, errors.ProgramNotApproved):
+        extra.update(exc.problem_details())
 
 
 def internal_error() -> Problem:

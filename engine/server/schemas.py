@@ -73,6 +73,7 @@ class ProgramOut(BaseModel):
     description: str
     max_execution_time: float
     version: int
+    review_status: str = "approved"
     owner: str
     is_public: bool
     creation_date: datetime

@@ -40,6 +40,7 @@ from urllib.parse import quote
 import httpx
 
 from engine import errors
+from engine.audit import AuditRecord
 from engine.errors import (
     AuthenticationError,
     EngineError,
@@ -52,6 +53,7 @@ from engine.errors import (
 from engine.interface import RuntimeServiceInterface
 from engine.program import ResultDecoder
 from engine.records import JobRecord, JobStatus, ProgramRecord, ProgramVersionRecord
+from engine.reviews import ProgramReview
 from engine.runtime_job import RuntimeJob
 from engine.runtime_program import RuntimeProgram
 
@@ -330,6 +332,68 @@ class RemoteRuntimeService(RuntimeServiceInterface):
             self._etags[record.id] = etag
         return record
 
+    # --- reviews and the audit log (one self-contained block: /v1/reviews, /v1/audit) --------
+
+    def reviews(self, status: str | None = "pending_review", limit: int | None = 20,
+                skip: int = 0) -> list[ProgramReview]:
+        params = {"status": status or "all", "skip": skip}
+        items = _paged(self._request, "/v1/reviews", "reviews", params, limit)
+        return [ProgramReview(item, self) for item in items]
+
+    def review(self, program_id: str, version: int) -> ProgramReview:
+        response = self._request("GET", _review_path(program_id, version))
+        return ProgramReview(response.json(), self)
+
+    def approve_version(self, program_id: str, version: int, comment: str = "") -> ProgramReview:
+        response = self._request("POST", _review_path(program_id, version) + "/approve",
+                                 json={"comment": comment})
+        return ProgramReview(response.json(), self)
+
+    def reject_version(self, program_id: str, version: int, comment: str) -> ProgramReview:
+        response = self._request("POST", _review_path(program_id, version) + "/reject",
+                                 json={"comment": comment})
+        return ProgramReview(response.json(), self)
+
+    def audit_log(self, since: datetime | None = None, actor: str | None = None,
+                  action: str | None = None, object_id: str | None = None,
+                  limit: int | None = 100, skip: int = 0) -> list[AuditRecord]:
+        params: dict[str, Any] = {"skip": skip}
+        for key, value in (("since", since.isoformat() if since else None), ("actor", actor),
+                           ("action", action), ("object", object_id)):
+            if value is not None:
+                params[key] = value
+        items = _paged(self._request, "/v1/audit", "entries", params, limit)
+        return [_audit_record(item) for item in items]
+
+
+def _review_path(program_id: str, version: int) -> str:
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ValueError(f"version must be an integer, got {version!r}")
+    return f"/v1/reviews/{_segment(program_id)}/{version}"
+
+
+def _paged(request: Callable[..., httpx.Response], path: str, key: str,
+           params: dict[str, Any], limit: int | None) -> list[dict[str, Any]]:
+    """Every item of a paged listing up to ``limit`` (``None``: all), a page at a time."""
+    items: list[dict[str, Any]] = []
+    skip = int(params.get("skip", 0))
+    while limit is None or len(items) < limit:
+        page = _PAGE if limit is None else min(_PAGE, limit - len(items))
+        got = request("GET", path, params={**params, "skip": skip, "limit": page}).json()[key]
+        items.extend(got)
+        skip += len(got)
+        if len(got) < page or not got:
+            break
+    return items
+
+
+def _audit_record(item: dict[str, Any]) -> AuditRecord:
+    return AuditRecord(
+        seq=int(item["seq"]), at=datetime.fromisoformat(item["at"]), actor=item["actor"],
+        action=item["action"], object=item["object"], details=dict(item.get("details") or {}),
+        origin=item["origin"], client=item.get("client"), request_id=item.get("request_id"),
+        prev_hash=item["prev_hash"], hash=item["hash"])
+
 
 class RemoteRuntimeJob(RuntimeJob):
     """A :class:`RuntimeJob` of a daemon: interim results stream as server-sent events.
@@ -524,6 +588,8 @@ def _restore_details(exc: EngineError, problem: dict[str, Any], status: int) -> 
         exc.report = _report(problem.get("report") or {})
     elif isinstance(exc, errors.BackendRejected):
         exc.limit = problem.get("limit")
+    elif isinstance(exc, errors.ProgramNotApproved):
+        exc._restore(problem, status)
     elif isinstance(exc, (errors.RuntimeJobFailure, errors.RuntimeJobCancelled)):
         exc.reason = problem.get("reason")
         if isinstance(exc, errors.RuntimeJobFailure):

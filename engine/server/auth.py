@@ -10,11 +10,14 @@ as that user, so every visibility and ownership rule is the service's own.
 
 from __future__ import annotations
 
+import re
+import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
+from engine.audit import AuditOrigin, OriginKind
 from engine.errors import AuthenticationError
 from engine.service import RuntimeService
 
@@ -25,6 +28,26 @@ class Principal:
 
     name: str
     is_admin: bool
+    is_reviewer: bool = False
+
+
+#: What a client's ``X-Request-ID`` may look like to be kept (otherwise one is made up).
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+def request_origin(request: Request) -> AuditOrigin:
+    """Where a request came from, for the audit log: client address and request id.
+
+    The id is the client's ``X-Request-ID`` when it is well-formed, otherwise a fresh one;
+    it is kept on the request so every entry of one request names the same id.
+    """
+    request_id = getattr(request.state, "request_id", None)
+    if request_id is None:
+        given = request.headers.get("x-request-id", "")
+        request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        request.state.request_id = request_id
+    client = request.client.host if request.client is not None else None
+    return AuditOrigin(OriginKind.HTTP, client, request_id)
 
 
 def bearer_token(request: Request) -> str | None:
@@ -42,17 +65,19 @@ def bearer_token(request: Request) -> str | None:
 def authenticate(request: Request) -> Principal:
     """The user the request's token belongs to; 401 or 429 otherwise."""
     token = bearer_token(request)
+    state = request.app.state
     if token is None:
+        state.service.accounts.refuse("missing", request_origin(request))
         raise AuthenticationError(
             "missing bearer token: send the header 'Authorization: Bearer <token>' "
             "(tokens come from `program-engine users add NAME`)"
         )
-    state = request.app.state
     user = state.service.accounts.authenticate(token)
     if user is None:
+        state.service.accounts.refuse("invalid", request_origin(request))
         raise AuthenticationError("the bearer token is not valid (unknown or revoked)")
     state.rate_limiter.check(user.name)
-    return Principal(user.name, user.is_admin)
+    return Principal(user.name, user.is_admin, user.is_reviewer)
 
 
 async def service_view(
@@ -60,7 +85,8 @@ async def service_view(
 ) -> RuntimeService:
     """The daemon's one service, acting as the authenticated user (no I/O: no thread)."""
     service: Any = request.app.state.service
-    return service.as_user(principal.name, is_admin=principal.is_admin)
+    return service.as_user(principal.name, is_admin=principal.is_admin,
+                           is_reviewer=principal.is_reviewer, origin=request_origin(request))
 
 
 CurrentUser = Annotated[Principal, Depends(authenticate)]

@@ -22,9 +22,11 @@ app = typer.Typer(
 
 def _register_commands() -> None:
     from engine.cli import (
+        audit_command,
         images_command,
         jobs_command,
         programs_command,
+        review_command,
         run_command,
         scan_command,
         serve_command,
@@ -33,7 +35,8 @@ def _register_commands() -> None:
     )
 
     for module in (run_command, scan_command, programs_command, jobs_command, serve_command,
-                   users_command, images_command, version_command):
+                   users_command, images_command, version_command, review_command,
+                   audit_command):
         module.register(app)
 
 

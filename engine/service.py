@@ -693,10 +693,15 @@ class RuntimeService(RuntimeServiceInterface):
         comment = _comment(comment, self._review_policy.max_comment_length,
                            required=status is ReviewStatus.REJECTED)
         with self._db.write() as tx:
-            record = self._review_data(tx, program_id, version)  # 404 when not visible
+            found = tx.reviews.get(program_id, version) if isinstance(version, int) else None
+            if found is None or not (found.is_public or self.is_admin
+                                     or found.owner == self.user):
+                raise ReviewNotFound(f"no version {version} of a program {program_id!r} to "
+                                     "review")
             if not self._reviewer(tx):
                 raise PermissionDenied(f"{self.user!r} is not a reviewer; only a reviewer or an "
                                        "admin may approve or reject a version")
+            record = self._review_data(tx, program_id, version)
             if record["uploader"] == self.user and not self._review_policy.allow_self_approval:
                 raise PermissionDenied(
                     f"{self.user!r} uploaded version {version} of {program_id!r}; another "

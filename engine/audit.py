@@ -153,7 +153,7 @@ def verify_entries(rows: Iterable[Any]) -> tuple[int, ChainBreak | None]:
         canonical = canonical_form(row.seq, row.at, row.actor, row.action, row.object,
                                    row.details, row.origin, row.client, row.request_id)
         if chain_hash(prev_hash, canonical) != row.hash:
-            return count, ChainBreak(row.seq, "was changed (its hash does not match its "
-                                     "content)")
+            return count, ChainBreak(row.seq, "was changed or inserted (its hash does not "
+                                     "match its content)")
         prev_hash, expected_seq = row.hash, expected_seq + 1
     return count, None

@@ -1,10 +1,12 @@
 """``program-engine users``: the daemon's users and their bearer tokens.
 
-``users add NAME [--admin]`` creates a user and prints their first token on stdout, once
-(only its SHA-256 is stored). ``users token NAME`` issues another token. ``users revoke
-NAME`` revokes every token of the user (their programs and jobs stay theirs). ``users list``
-shows who exists. They work on the store directly, whether or not the daemon runs; use the
-same ``--home``/``--database-url``/``--config`` as ``serve``.
+``users add NAME [--admin] [--reviewer]`` creates a user and prints their first token on
+stdout, once (only its SHA-256 is stored). ``users token NAME`` issues another token.
+``users revoke NAME`` revokes every token of the user (their programs and jobs stay theirs).
+``users list`` shows who exists. A reviewer may approve or reject uploads (admins may too).
+Every change is written to the audit log as done by the login name running the command.
+They work on the store directly, whether or not the daemon runs; use the same
+``--home``/``--database-url``/``--config`` as ``serve``.
 """
 
 from __future__ import annotations

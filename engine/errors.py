@@ -204,6 +204,15 @@ class DecodeError(SerializationError):
     """A payload was refused or malformed; the message names the type and the rule it broke."""
 
 
+class DecodeBudgetExceeded(DecodeError):
+    """A payload would materialise more than the decode budget allows; ``limit`` names the
+    policy key (``max_array_bytes``, ``max_values``, ...). Raised before the allocation."""
+
+    def __init__(self, message: str, limit: str) -> None:
+        self.limit = limit
+        super().__init__(message)
+
+
 class ProtocolViolation(EngineError):
     """A message from the sandbox broke the wire protocol (framing, schema, size or order)."""
 

@@ -27,6 +27,7 @@ EXTRA_OF_MODULE = {
     "multipart": "server",
     "python_multipart": "server",
     "prometheus_client": "server",
+    "swagger_ui_bundle": "server",
     "psycopg": "postgres",
     "ray": "ray",
 }

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from engine.audit import AuditRecord
+    from engine.documents import BackendInfo
     from engine.program.result_decoder import ResultDecoder
     from engine.records import JobRecord, JobStatus
     from engine.reviews import ProgramReview
@@ -128,8 +129,10 @@ class RuntimeServiceInterface(Protocol):
         """Delete a job and its results; a running job is cancelled first."""
         ...
 
-    def backends(self) -> list[str]:
-        """The names of the configured backends (``fake_<N>q`` devices are also accepted)."""
+    def backends(self) -> list[BackendInfo]:
+        """The configured backends with their size and admission limits, as
+        :class:`~engine.documents.BackendInfo` (``str()`` of one is its name); fake devices
+        ``fake_<N>q`` are accepted too."""
         ...
 
     def close(self) -> None:

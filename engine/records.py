@@ -53,6 +53,9 @@ class Reason(StrEnum):
     PROGRAM_EXCEPTION = "program_exception"  # main() raised; error holds its traceback
     BACKEND_REJECTED = "backend_rejected"  # an uncaught admission refusal of backend.run()
     RESULT_NOT_SERIALIZABLE = "result_not_serializable"  # the result cannot be encoded
+    # the result that arrived cannot be stored or read back (lone surrogate, not JSON, too
+    # deep or large, over the decode budget)
+    RESULT_INVALID = "result_invalid"
     # ERROR: the sandbox.
     OUT_OF_MEMORY = "out_of_memory"  # the container hit its memory limit
     PROTOCOL_VIOLATION = "protocol_violation"  # the sandbox sent something malformed

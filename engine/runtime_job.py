@@ -11,7 +11,7 @@ import html
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -86,6 +86,21 @@ class RuntimeJob:
     def status(self) -> JobStatus:
         """QUEUED, RUNNING, DONE, ERROR or CANCELLED."""
         return self._refresh().status
+
+    def to_dict(self, include: Iterable[str] = ()) -> dict[str, Any]:
+        """The job as the one JSON document every door shows
+        (:class:`~engine.documents.JobDocument`), read as one consistent snapshot; ``include``
+        adds ``result``, ``logs`` and ``interim_results``."""
+        from engine.documents import JobDocument
+
+        include = frozenset(include)
+        while True:
+            record = self._refresh()
+            interim = None
+            if "interim_results" in include:
+                interim = [data for _seq, data in self._source.job_messages(self.job_id(), 0)]
+            if self._refresh().status is record.status:  # it did not end while being read
+                return JobDocument.of(self._record, include, interim).to_json()
 
     def done(self) -> bool:
         """Whether the job ended ``DONE``."""

@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from engine.accounts import Accounts
 from engine.audit import EMBEDDED, Action, AuditOrigin, AuditRecord
+from engine.documents import BackendInfo
 from engine.errors import (
     DuplicateProgram,
     EngineError,
@@ -80,6 +81,7 @@ class ServicePolicy(BaseModel):
     max_queued_per_user: int = Field(ge=1)
     poll_seconds: float = Field(gt=0, le=60)
     log_flush_seconds: float = Field(default=0.25, gt=0, le=60)
+    cancel_deadline_seconds: float = Field(default=30, gt=0)
     heartbeat_seconds: float = Field(gt=0)
     shutdown_grace_seconds: float = Field(ge=0)
 
@@ -176,6 +178,7 @@ def _make_executor(kind: str, core: _Core, max_concurrent_jobs: int, *,
         "max_running_per_user": core.policy.max_running_per_user,
         "poll_seconds": core.policy.poll_seconds,
         "log_flush_seconds": core.policy.log_flush_seconds,
+        "cancel_deadline_seconds": core.policy.cancel_deadline_seconds,
         "heartbeat_seconds": core.policy.heartbeat_seconds,
     }
     if kind == "ray":
@@ -545,8 +548,9 @@ class RuntimeService(RuntimeServiceInterface):
         executor = self._core.executor
         return executor.running_jobs() if executor is not None else []
 
-    def backends(self) -> list[str]:
-        return self._core.registry.names()
+    def backends(self) -> list[BackendInfo]:
+        registry = self._core.registry
+        return [registry.info(name) for name in registry.names()]
 
     # --- reviews and the audit log ------------------------------------------------------------
 

@@ -42,7 +42,7 @@ from qiskit.result import Result
 from qiskit.transpiler import CouplingMap
 from qiskit_aer.noise import NoiseModel, PauliError, ReadoutError, depolarizing_error
 
-from engine.errors import DecodeError, EncodeError, PolicyError
+from engine.errors import DecodeBudgetExceeded, DecodeError, EncodeError, PolicyError
 from engine.serialization import (
     DecodeWarning,
     RuntimeDecoder,
@@ -521,7 +521,7 @@ def test_npy_header_claiming_a_huge_shape_is_refused_without_allocating() -> Non
     fields = {"descr": "<f8", "fortran_order": False, "shape": (10**13,)}
     np.lib.format.write_array_header_1_0(header, fields)
     payload = header.getvalue() + b"\0" * 8
-    with pytest.raises(DecodeError, match=r"holds 8 bytes but its header .* says 80000000000000"):
+    with pytest.raises(DecodeBudgetExceeded, match=r"80000000000000 bytes .* over max_array_bytes"):
         decode(wire("ndarray", zlib_b64(payload)))
 
 
@@ -608,7 +608,11 @@ def test_settings_value_holding_an_unlisted_nested_class_is_refused() -> None:
 
 
 def test_zlib_bomb_stops_at_the_limit() -> None:
-    bomb = zlib.compress(b"\0" * (64 << 20), 9)  # 64 MiB of zeros in about 64 KiB
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "|u1", "fortran_order": False, "shape": (64 << 20,)}
+    )
+    bomb = zlib.compress(header.getvalue() + b"\0" * (64 << 20), 9)  # 64 MiB in about 64 KiB
     policy = policy_with(max_decompressed_bytes=1 << 20)
     with pytest.raises(DecodeError, match=r"ndarray: decompressed value exceeds 1048576 bytes"):
         decode(wire("ndarray", base64.b64encode(bomb).decode()), policy=policy)

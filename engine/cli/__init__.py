@@ -20,9 +20,26 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from engine import __version__
+
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(False, "--version", help="Print the version and exit.",
+                                 callback=_print_version, is_eager=True),
+) -> None:
+    """Review, sandbox and run Qiskit-Runtime-style programs."""
+
+
 def _register_commands() -> None:
     from engine.cli import (
         audit_command,
+        backends_command,
         images_command,
         jobs_command,
         programs_command,
@@ -35,8 +52,8 @@ def _register_commands() -> None:
     )
 
     for module in (run_command, scan_command, programs_command, jobs_command, serve_command,
-                   users_command, images_command, version_command, review_command,
-                   audit_command):
+                   users_command, images_command, backends_command, version_command,
+                   review_command, audit_command):
         module.register(app)
 
 

@@ -2,15 +2,16 @@
 
 Tables and plain lines by default; ``--json`` prints one JSON document on stdout instead:
 
-- a *job* is ``{"id", "program_id", "status", "reason", "backend", "creation_date",
-  "inputs", "metrics", "error"}``: ``status`` is QUEUED, RUNNING, DONE, ERROR or
-  CANCELLED; ``reason`` is machine-readable (``null`` while active and for DONE);
+- a *job* is the one job document of :mod:`engine.documents` (the same keys as ``GET
+  /v1/jobs/{id}`` and ``program-engine run --json``): ``status`` is QUEUED, RUNNING, DONE,
+  ERROR or CANCELLED; ``reason`` is machine-readable (``null`` while active and for DONE);
   ``metrics`` has ``wall_seconds``, ``cpu_seconds``, ``peak_memory_bytes``,
-  ``backend_calls``, ``shots`` and ``node`` once the job has run; ``error`` is the error and
-  traceback of a job that ended ERROR or CANCELLED, else ``null``;
+  ``backend_calls``, ``shots`` and ``node`` once the job has run; ``error`` is ``{"type",
+  "message", "traceback"}`` for a job that ended ERROR or CANCELLED with one, else ``null``;
+  ``result``, ``logs`` and ``interim_results`` are ``null`` unless the command shows them;
 - ``run`` prints the job once it has ended (in remote mode without ``--wait``: as queued);
-  with ``--wait`` the job also has ``"interim_results": [...]`` and ``"result"``;
-- ``result`` prints the job with ``"result"`` (``null`` unless DONE);
+  with ``--wait`` the job also has its ``interim_results`` and ``result``;
+- ``result`` prints the job with its ``result`` (``null`` unless DONE);
 - ``list`` prints an array of jobs, newest first; ``show`` and ``cancel`` print the job;
 - ``interim`` prints an array of interim results, oldest first;
 - ``logs`` prints ``{"id": ID, "logs": TEXT}``; ``delete`` prints ``{"id": ID, "deleted": true}``.
@@ -137,8 +138,7 @@ def run(
                 else:
                     error_console.print(f"job {job_id} queued", markup=False)
                 return
-            final, messages, value = _follow(engine, job, wait=wait, as_json=as_json,
-                                             embedded=False)
+            final, value = _follow(engine, job, wait=wait, as_json=as_json, embedded=False)
     if not service.remote:
         # The job is stored and checked; only now does this process start executing.
         if not wait and not as_json:
@@ -147,11 +147,9 @@ def run(
                 f"(Ctrl-C, SIGTERM or SIGHUP cancels it; `program-engine serve` runs jobs "
                 f"in the background)", markup=False, soft_wrap=True)
         with open_service(service, run_jobs=True, as_json=as_json) as engine:
-            final, messages, value = _follow(engine, engine.job(job_id), wait=wait,
-                                             as_json=as_json, embedded=True)
+            final, value = _follow(engine, engine.job(job_id), wait=wait, as_json=as_json,
+                                   embedded=True)
     if as_json:
-        if wait:
-            final.update(interim_results=messages, result=value)
         print_json(final)
     else:
         if wait and final["status"] == Status.DONE:
@@ -161,15 +159,16 @@ def run(
 
 
 def _follow(engine: Any, job: Any, *, wait: bool, as_json: bool, embedded: bool
-            ) -> tuple[dict[str, Any], list[Any], Any]:
-    """Wait for ``job`` to end; return its JSON shape, interim results and result value."""
+            ) -> tuple[dict[str, Any], Any]:
+    """Wait for ``job`` to end (showing its interim results with ``wait``); return its JSON
+    document (with its interim results and result with ``wait``) and its result value."""
     with _on_interrupt(job, cancel=embedded):
-        messages = _stream(job, show=_print_value if wait and not as_json else None)
+        _stream(job, show=_print_value if wait and not as_json else None)
         if embedded:
             _see_held_jobs_through(engine)
-    final = job_dict(job)
+    final = job_dict(job, ("result", "interim_results") if wait else ())
     value = _result_value(job) if final["status"] == Status.DONE else None
-    return final, messages, value
+    return final, value
 
 
 def _stream(job: Any, show: Callable[[Any], None] | None) -> list[Any]:
@@ -318,12 +317,12 @@ def result(
         job = engine.job(job_id)
         if wait:
             job.wait_for_final_state()
-        row = job_dict(job)
+        row = job_dict(job, ("result",))
         if row["status"] not in FINAL:
             fail(f"job {job_id} is {row['status']}: no result yet (add --wait to wait for it)")
         value = _result_value(job) if row["status"] == Status.DONE else None
     if as_json:
-        print_json({**row, "result": value})
+        print_json(row)
     elif row["status"] == Status.DONE:
         _print_value(value)
     else:
@@ -448,32 +447,18 @@ def _result_value(job: Any) -> Any:
     return _plain(job.result(decoder=_WireForm))
 
 
-def job_dict(job: Any) -> dict[str, Any]:
-    """The job's JSON shape (see the module docstring), read as one consistent snapshot."""
-    from engine.serialization import RuntimeEncoder
-
-    while True:
-        status = str(job.status())
-        row = {
-            "id": job.job_id(),
-            "program_id": job.program_id,
-            "status": status,
-            "reason": job.reason,
-            "backend": job.backend(),
-            "creation_date": job.creation_date.isoformat(),
-            "inputs": json.loads(json.dumps(job.inputs, cls=RuntimeEncoder)),
-            "metrics": job.metrics(),
-            "error": _error_text(job.error_message(), status),
-        }
-        if str(job.status()) == status:  # it did not end while being read
-            return row
+def job_dict(job: Any, include: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The job's JSON document (see the module docstring)."""
+    return job.to_dict(include)
 
 
-def _error_text(message: str | None, status: str) -> str | None:
-    """The job's error, or ``None`` when there is nothing beyond the status (a user's cancel)."""
-    if message is None or message.strip().rstrip(":") == status:
+def _error_text(row: dict[str, Any]) -> str | None:
+    """The job's error as one text, or ``None`` when it has none."""
+    error = row["error"]
+    if error is None:
         return None
-    return message
+    text = f"{error['type'] or 'Error'}: {error['message'] or ''}".rstrip(": ")
+    return f"{text}\n{error['traceback']}" if error.get("traceback") else text
 
 
 def _print_value(value: Any) -> None:
@@ -489,8 +474,9 @@ def _print_final(row: dict[str, Any]) -> None:
         return
     error_console.print(f"job {row['id']}: [red]{status}[/red] ({row['reason']}){took}",
                         highlight=False)
-    if row["error"]:
-        error_console.print(row["error"], markup=False, highlight=False)
+    error = _error_text(row)
+    if error:
+        error_console.print(error, markup=False, highlight=False)
     if status == Status.ERROR:
         error_console.print(f"logs: program-engine jobs logs {row['id']}", markup=False)
 
@@ -517,7 +503,7 @@ def _jobs_table(rows: list[dict[str, Any]]) -> Any:
             _status_markup(row["status"]),
             escape(row["reason"] or ""),
             escape(row["backend"]),
-            local_time(datetime.fromisoformat(row["creation_date"])),
+            local_time(datetime.fromisoformat(row["created_at"])),
         )
     return table
 
@@ -538,12 +524,13 @@ def _job_table(row: dict[str, Any]) -> Any:
     table.add_row("status", _status_markup(row["status"]))
     table.add_row("reason", escape(row["reason"] or ""))
     table.add_row("backend", escape(row["backend"]))
-    table.add_row("created", local_time(datetime.fromisoformat(row["creation_date"])))
+    table.add_row("created", local_time(datetime.fromisoformat(row["created_at"])))
     table.add_row("inputs", escape(json.dumps(row["inputs"])))
     for key, value in row["metrics"].items():
         table.add_row(escape(key), escape(str(value)))
-    if row["error"]:
-        table.add_row("error", escape(row["error"]))
+    error = _error_text(row)
+    if error:
+        table.add_row("error", escape(error))
     return table
 
 

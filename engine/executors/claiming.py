@@ -45,6 +45,7 @@ class ClaimingExecutor:
         poll_seconds: float,
         heartbeat_seconds: float,
         log_flush_seconds: float = 0.25,
+        cancel_deadline_seconds: float = 30.0,
         worker_id: str | None = None,
     ) -> None:
         if max_concurrent_jobs < 1:
@@ -56,8 +57,10 @@ class ClaimingExecutor:
         self.poll_seconds = poll_seconds
         self.heartbeat_seconds = heartbeat_seconds
         self.log_flush_seconds = log_flush_seconds
+        self.cancel_deadline_seconds = cancel_deadline_seconds
         self.worker_id = worker_id or this_process()
         self._running: dict[str, threading.Event] = {}
+        self._cancelled_at: dict[str, float] = {}  # when each running job was asked to stop
         self._shutdown_cancelled: set[str] = set()
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -80,6 +83,8 @@ class ClaimingExecutor:
     def cancel(self, job_id: str) -> None:
         with self._lock:
             event = self._running.get(job_id)
+            if event is not None:
+                self._cancelled_at.setdefault(job_id, time.monotonic())
         if event is not None:
             event.set()
 
@@ -170,7 +175,9 @@ class ClaimingExecutor:
             ).start()
 
     def _watch_running(self) -> None:
-        """Pass on cancel requests made elsewhere; heartbeat the jobs held here."""
+        """Pass on cancel requests made elsewhere; heartbeat the jobs held here; end a job
+        whose worker has not honoured its cancel within ``cancel_deadline_seconds``."""
+        self._end_overdue_cancels()
         running = self.running_jobs()
         if not running:
             return
@@ -190,6 +197,29 @@ class ClaimingExecutor:
             if cancel_requested:
                 self.cancel(job_id)
 
+    def _end_overdue_cancels(self) -> None:
+        """A cancelled job ends within a bounded time, whatever its worker thread is doing:
+        past the deadline its slot is freed and it is stored ``CANCELLED`` (the worker's own
+        final state, if it ever comes, is then refused by the store)."""
+        now = time.monotonic()
+        with self._lock:
+            overdue = [job_id for job_id, at in self._cancelled_at.items()
+                       if now - at > self.cancel_deadline_seconds]
+            for job_id in overdue:
+                self._running.pop(job_id, None)
+                self._cancelled_at.pop(job_id, None)
+        for job_id in overdue:
+            log.error("job %s did not stop within %.0f s of its cancel; ending it", job_id,
+                      self.cancel_deadline_seconds)
+            shutdown = job_id in self._shutdown_cancelled
+            final = {"status": JobStatus.CANCELLED,
+                     "reason": Reason.ENGINE_SHUTDOWN if shutdown else Reason.USER,
+                     "error_type": "CancelDeadline",
+                     "error_message": f"the job did not stop within "
+                                      f"{self.cancel_deadline_seconds:g} s of its cancel and "
+                                      f"was ended by the engine"}
+            self._finish(job_id, final)
+
     # --- one job -----------------------------------------------------------------------------
 
     def _work(self, job: JobRecord, cancel: threading.Event) -> None:
@@ -206,14 +236,29 @@ class ClaimingExecutor:
             final = error_fields(Reason.ENGINE_ERROR, exc)
         with self._lock:
             self._running.pop(job.id, None)
+            self._cancelled_at.pop(job.id, None)
             if job.id in self._shutdown_cancelled:
                 self._shutdown_cancelled.discard(job.id)
                 final.update(status=JobStatus.CANCELLED, reason=Reason.ENGINE_SHUTDOWN)
+        self._finish(job.id, final)
+
+    def _finish(self, job_id: str, final: dict[str, Any]) -> None:
+        """Store a job's final state; if that fails (a database error, a value it refuses),
+        store a plain ``ERROR``/``engine_error`` instead, so no job stays ``RUNNING``."""
         try:
-            with self.database.write() as tx:
-                tx.jobs.finish(job.id, **final)
+            try:
+                with self.database.write() as tx:
+                    tx.jobs.finish(job_id, **final)
+            except Exception as exc:
+                log.exception("job %s: its final state could not be stored", job_id)
+                fallback = error_fields(Reason.ENGINE_ERROR, exc)
+                fallback["error_message"] = (
+                    f"the job's outcome could not be stored ({type(exc).__name__}); "
+                    f"see the engine's log")
+                with self.database.write() as tx:
+                    tx.jobs.finish(job_id, **fallback)
         finally:
-            self.events.notify(job.id)
+            self.events.notify(job_id)
             self._wake.set()
 
 

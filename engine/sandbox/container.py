@@ -1,7 +1,9 @@
 """One locked-down container per job: create, attach, start, talk, kill, inspect, remove.
 
 The container has no network, a read-only root, a size-limited tmpfs ``/tmp``, a non-root
-user, no capabilities, ``no-new-privileges``, memory equal to memory+swap, a CPU quota, a pids
+user, no capabilities, ``no-new-privileges``, the profile's seccomp profile (``policies/
+seccomp.json``: Docker's default, tightened), the profile's OCI runtime (runc, or gVisor's
+runsc as a second wall), memory equal to memory+swap, a CPU quota, a pids
 limit, ulimits for open files, file size and core dumps, an init process as PID 1, no host
 environment, no host mounts and no Docker socket. Labels tie it to its job so that orphans can
 be reaped.
@@ -28,7 +30,8 @@ from docker.types import LogConfig, Ulimit
 
 from engine.errors import SandboxError
 from engine.process_identity import is_alive, this_process
-from engine.sandbox.policy import ResourceProfile
+from engine.sandbox.policy import ResourceProfile, load_sandbox_policy, seccomp_profile_text
+from engine.sandbox.runtimes import effective_runtime, unavailable_runtime
 
 LABEL_ENGINE = "org.program-engine.sandbox"
 LABEL_JOB = "org.program-engine.job"
@@ -46,8 +49,26 @@ class ContainerSpec:
     image: str
     job_id: str
     profile: ResourceProfile
-    runtime: str | None = None
+    runtime: str | None = None  # the global override (ENGINE_SANDBOX_RUNTIME) of the profile's
     labels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def effective_runtime(self) -> str | None:
+        """The OCI runtime the container gets (``None``: Docker's default, runc)."""
+        return effective_runtime(self.runtime, self.profile.runtime)
+
+    @property
+    def pids_limit(self) -> int:
+        """The profile's pids limit plus what the runtime needs for itself (gVisor's Sentry)."""
+        overhead = load_sandbox_policy().runtime_pids_overhead
+        return self.profile.pids + overhead.get(self.effective_runtime or "", 0)
+
+    def security_options(self) -> list[str]:
+        """``no-new-privileges`` and the profile's seccomp profile."""
+        options = ["no-new-privileges"]
+        if self.profile.seccomp is not None:
+            options.append(f"seccomp={seccomp_profile_text(self.profile.seccomp)}")
+        return options
 
 
 class WriteTimeout(SandboxError):
@@ -71,6 +92,7 @@ class SandboxContainer:
     def create(self) -> None:
         """Create the container with every lockdown option, and attach to it."""
         profile = self.spec.profile
+        runtime = self.spec.effective_runtime
         mem = int(profile.memory)
         labels = {
             LABEL_ENGINE: "1",
@@ -90,11 +112,11 @@ class SandboxContainer:
                 tmpfs={"/tmp": f"rw,nosuid,nodev,size={int(profile.tmp_size)},mode=1777"},
                 shm_size=int(profile.shm_size),
                 cap_drop=["ALL"],
-                security_opt=["no-new-privileges"],
+                security_opt=self.spec.security_options(),
                 mem_limit=mem,
                 memswap_limit=mem,
                 nano_cpus=int(profile.cpus * 1e9),
-                pids_limit=profile.pids,
+                pids_limit=self.spec.pids_limit,
                 ulimits=[
                     Ulimit(name="nofile", soft=profile.nofile, hard=profile.nofile),
                     Ulimit(name="fsize", soft=int(profile.fsize), hard=int(profile.fsize)),
@@ -104,11 +126,13 @@ class SandboxContainer:
                 log_config=LogConfig(type=LogConfig.types.NONE),
                 hostname="sandbox",
                 labels=labels,
-                runtime=self.spec.runtime,
+                runtime=runtime,
             )
         except docker.errors.ImageNotFound as exc:
             raise SandboxError(f"sandbox image {self.spec.image!r} not found: {exc}") from None
         except docker.errors.APIError as exc:
+            if "runtime" in str(exc).lower():  # "Unknown runtime specified runsc"
+                raise unavailable_runtime(runtime, str(exc)) from None
             raise SandboxError(f"cannot create the sandbox container: {exc}") from None
         self.id = container.id
         attached = self._client.api.attach_socket(
@@ -119,10 +143,12 @@ class SandboxContainer:
         self._sock.setblocking(False)
 
     def start(self) -> None:
+        """Start the container. Nothing of the program has run yet, so a failure here is the
+        runtime's: :class:`~engine.errors.SandboxUnavailable`, naming it."""
         try:
             self._client.api.start(self.id)
         except docker.errors.APIError as exc:
-            raise SandboxError(f"cannot start the sandbox container: {exc}") from None
+            raise unavailable_runtime(self.spec.effective_runtime, str(exc)) from None
 
     def kill_soon(self) -> None:
         """SIGKILL the container from a separate thread (never from the reader)."""
@@ -136,6 +162,8 @@ class SandboxContainer:
         return self._killed.is_set()
 
     def _kill(self) -> None:
+        if self.id is None:
+            return  # never created (the runtime refused it): nothing to kill
         with contextlib.suppress(docker.errors.APIError):  # it has exited already
             self._client.api.kill(self.id)
 

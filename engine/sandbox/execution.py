@@ -7,9 +7,10 @@ service, or :mod:`engine.submission` for a local run, did that once):
 1. make sure the per-program image exists (content-addressed, so usually a cache hit);
 2. create the container locked down and attached, start it, send ``start``; while it boots,
    describe the backend (this overlaps the host's Qiskit import with the container's);
-3. relay messages until the stream ends: ``publish`` is handed to ``on_interim``,
-   ``backend_run`` passes admission and runs on the host's pool, ``result``/``error`` is the one
-   final message, after which the runner gets a short grace period to exit;
+3. relay messages until the stream ends: ``publish`` is checked (off the relay thread) and
+   handed to ``on_interim`` still encoded, ``backend_run`` passes admission and runs on the
+   host's pool, ``result``/``error`` is the one final message (a result is checked and
+   trial-decoded off the relay thread), after which the runner gets a short grace period;
 4. a watchdog check in the same loop kills the container at ``max_execution_time`` or after a
    cancel; kills always happen on a separate thread;
 5. classify the end (DONE, ERROR or CANCELLED with a :class:`~engine.records.Reason`), read
@@ -25,11 +26,11 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from engine.errors import DecodeError, ProtocolViolation, SandboxError
+from engine.errors import DecodeError, ProtocolViolation, SandboxError, SandboxUnavailable
 from engine.protocol import (
     BackendFailure,
     BackendResultMessage,
@@ -78,30 +79,39 @@ class ErrorInfo:
 
 @dataclass(frozen=True)
 class InterimMessage:
-    """One interim result as it arrived: its number, its decoded value and its wire form."""
+    """One interim result as it arrived: its number and its wire form.
+
+    :attr:`value` decodes ``data`` with ``RuntimeDecoder`` (within its budget) each time it is
+    read; nothing decoded is kept.
+    """
 
     seq: int
-    value: Any
     data: str
+
+    @property
+    def value(self) -> Any:
+        """The decoded message; raises :class:`~engine.errors.DecodeError` if it is refused."""
+        return _decode(self.data)
 
 
 @dataclass
 class Outcome:
     """How one run ended, with everything it produced.
 
-    ``result_data`` is the result as the sandbox encoded it; :attr:`result` decodes it with
-    ``RuntimeDecoder`` on first use (a large result is not decoded on the host unless someone
-    asks for it, and a hostile one raises :class:`~engine.errors.DecodeError` there).
+    ``result_data`` is the result as the sandbox encoded it (checked on arrival, see
+    :func:`~engine.serialization.payload.check_payload`); :attr:`result` decodes it with
+    ``RuntimeDecoder`` on first use. ``interim_data`` holds the interim messages as encoded;
+    :attr:`interim` decodes them each time it is read and keeps nothing decoded.
     """
 
     status: JobStatus
     reason: Reason | None = None
-    interim: list[Any] = field(default_factory=list)
     logs: str = ""
     error: ErrorInfo | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
     result_data: str | None = None
     interim_data: list[str] = field(default_factory=list)  # interim messages as encoded
+    spec: JobSpec | None = field(default=None, repr=False)  # the job that ran
     _decoded: list[Any] = field(default_factory=list, repr=False)
 
     @property
@@ -113,17 +123,39 @@ class Outcome:
             self._decoded.append(_decode(self.result_data))
         return self._decoded[0]
 
+    @property
+    def interim(self) -> list[Any]:
+        """The interim messages, decoded now (a refused one raises ``DecodeError``)."""
+        return [_decode(data) for data in self.interim_data]
+
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready view; ``result`` and ``interim`` in the RuntimeEncoder wire format."""
-        return {
-            "status": self.status.value,
-            "reason": self.reason.value if self.reason is not None else None,
-            "result": json.loads(self.result_data) if self.result_data is not None else None,
-            "interim": [json.loads(d) for d in self.interim_data],
-            "error": asdict(self.error) if self.error else None,
-            "logs": self.logs,
-            "metrics": self.metrics,
-        }
+        """The run as the one job document every door shows (:mod:`engine.documents`), with
+        its result, logs and interim results, values in the RuntimeEncoder wire form."""
+        from engine.documents import JobDocument, JobError
+
+        spec = self.spec
+        return JobDocument(
+            id=spec.job_id if spec else "",
+            program_id=spec.program_id if spec else None,
+            program_version=spec.program_version if spec else None,
+            owner=spec.user if spec else "",
+            status=self.status,
+            reason=self.reason,
+            backend=spec.backend if spec else "",
+            profile=spec.profile if spec else None,
+            inputs=json.loads(spec.inputs) if spec else {},
+            options={},
+            created_at=None,
+            started_at=None,
+            ended_at=None,
+            error=JobError(**asdict(self.error)) if self.error else None,
+            metrics=self.metrics,
+            cancel_requested=self.reason == Reason.USER,
+            message_count=len(self.interim_data),
+            result=json.loads(self.result_data) if self.result_data is not None else None,
+            logs=self.logs,
+            interim_results=[json.loads(data) for data in self.interim_data],
+        ).to_json()
 
 
 def run_job(
@@ -139,8 +171,8 @@ def run_job(
 ) -> Outcome:
     """Run ``spec`` in a sandbox container and return its :class:`Outcome`.
 
-    ``on_interim`` gets each :class:`InterimMessage` as it arrives, on the thread that relays
-    the run, and ``on_log`` each piece of what the program prints (text, within the log
+    ``on_interim`` gets each :class:`InterimMessage` that passes the checks, in order, off the
+    relay thread, and ``on_log`` each piece of what the program prints (text, within the log
     cap); setting ``cancel`` cancels the job. ``backend.run`` is answered by ``registry``
     (default: this process's). With a :class:`~engine.sandbox.pool.WarmPool`, the run takes
     a container started ahead of time when one is ready. Only the engine failing to start
@@ -181,7 +213,9 @@ def run_job(
         cancel=cancel or threading.Event(),
         max_execution_time=spec.limits.max_execution_time,
     )
-    return run.execute(prepare, registry.resolve(spec.backend))
+    outcome = run.execute(prepare, registry.resolve(spec.backend))
+    outcome.spec = spec
+    return outcome
 
 
 class _Run:
@@ -213,9 +247,11 @@ class _Run:
         self._outcome_lock = threading.Lock()
         self.final_at: float | None = None
         self.final_published: str | None = None
-        self.interim: list[Any] = []
         self.interim_data: list[str] = []
         self.interim_dropped = 0
+        self.interim_refused: list[str] = []  # why each refused interim message was refused
+        # Checks and trial decodes of payloads, in arrival order, off the relay thread.
+        self._checks = ThreadPoolExecutor(max_workers=1, thread_name_prefix="payload-check")
         self.logs = bytearray()
         self.logs_discarded = 0
         self.ready_at: float | None = None
@@ -247,13 +283,18 @@ class _Run:
                 raise start  # bad inputs: nothing ran
             self._send(start)
             self._relay(backend_name)
+            self._checks.shutdown(wait=True)  # the result's check decides DONE or ERROR
             state = self.container.wait(timeout=10)
             self._sample_usage()
             self._classify_exit(state)
+        except SandboxUnavailable:
+            raise  # the runtime could not start the container: nothing of the program ran
         except SandboxError as exc:
             self._finish(ERROR, Reason.SANDBOX_CRASHED,
                          error=ErrorInfo(type(exc).__name__, str(exc)))
         finally:
+            self.usage.close()  # the job's simulations end with it
+            self._checks.shutdown(wait=True, cancel_futures=True)
             self.container.kill_soon()
             self.container.remove()
         assert self.outcome is not None
@@ -285,6 +326,7 @@ class _Run:
                 if cancel_at is None:
                     cancel_at = now
                     self._finish(CANCELLED, Reason.USER)
+                    self.usage.close()
                     self._try_send(CancelMessage())
                 if now - cancel_at >= self.policy.timing.cancel_grace_seconds:
                     self.container.kill_soon()
@@ -350,25 +392,42 @@ class _Run:
         elif isinstance(message, ResultMessage):
             self._on_result(message)
         elif isinstance(message, ErrorMessage):
+            from engine.serialization.payload import scrub_text  # the texts are stored as sent
+
             self.final_at = time.monotonic()
             self._sample_usage()
             reason = _ERROR_REASONS.get(message.error_type, Reason.PROGRAM_EXCEPTION)
             self._finish(ERROR, reason, error=ErrorInfo(
-                message.error_type, message.message, message.traceback or None))
+                scrub_text(message.error_type), scrub_text(message.message),
+                scrub_text(message.traceback) or None))
 
     def _on_publish(self, message: PublishMessage) -> None:
         if message.final:
             self.final_published = message.data
             return
-        value = _decode(message.data)
-        if len(self.interim) >= self.limits.max_interim_messages:
+        self._checks.submit(self._accept_interim, message.data)
+
+    def _accept_interim(self, data: str) -> None:
+        """On the checking thread: keep an interim message, still encoded, if it passes the
+        cheap checks (it is decoded only when read)."""
+        from engine.serialization.payload import check_payload
+
+        try:
+            check_payload(data)
+            json.loads(data)  # valid JSON, so every reader can show it; the value is dropped
+        except DecodeError as exc:
+            self.interim_refused.append(str(exc))
+            return
+        except (ValueError, RecursionError) as exc:
+            self.interim_refused.append(f"an interim message is not JSON: {exc}")
+            return
+        if len(self.interim_data) >= self.limits.max_interim_messages:
             self.interim_dropped += 1
             return
-        self.interim.append(value)
-        self.interim_data.append(message.data)
+        self.interim_data.append(data)
         if self.on_interim is not None:
             try:
-                self.on_interim(InterimMessage(len(self.interim), value, message.data))
+                self.on_interim(InterimMessage(len(self.interim_data), data))
             except Exception:
                 log.exception("on_interim callback failed")
 
@@ -378,6 +437,19 @@ class _Run:
         data = message.data
         if data == "null" and self.final_published is not None:
             data = self.final_published  # main returned nothing but published a final result
+        self._checks.submit(self._accept_result, data)
+
+    def _accept_result(self, data: str) -> None:
+        """On the checking thread: the job is DONE only if its result can be stored and read
+        back within the decode budget."""
+        from engine.serialization.payload import check_payload
+
+        try:
+            check_payload(data, trial_decode=True)
+        except Exception as exc:  # DecodeError, or anything a hostile payload provokes
+            self._finish(ERROR, Reason.RESULT_INVALID, error=ErrorInfo(
+                "ResultInvalid", f"the program's result was refused: {exc}"))
+            return
         self._finish(DONE, None, result_data=data)
 
     def _on_backend_run(self, message: BackendRunMessage, backend_name: str) -> None:
@@ -394,8 +466,13 @@ class _Run:
         future.add_done_callback(lambda f: self._on_backend_done(message.request_id, f))
 
     def _on_backend_done(self, request_id: str, future: Future[str]) -> None:
+        from engine.errors import BackendRejected
+
         try:
             reply = BackendResultMessage(request_id=request_id, result=future.result())
+        except BackendRejected as exc:  # refused by the job's worker or bounds, limit named
+            reply = BackendResultMessage(request_id=request_id, error=BackendFailure(
+                type="BackendRejected", message=str(exc)[:2000], limit=exc.limit))
         except Exception as exc:
             reply = BackendResultMessage(request_id=request_id, error=BackendFailure(
                 type=type(exc).__name__, message=str(exc)[:2000]))
@@ -455,11 +532,15 @@ class _Run:
 
     def _metrics(self, wall: float) -> dict[str, Any]:
         assert self.outcome is not None
-        self.outcome.interim = self.interim
         self.outcome.interim_data = self.interim_data
         logs = self.logs.decode("utf-8", errors="replace")
         if self.logs_discarded:
             logs += f"\n[{self.logs_discarded} more bytes of logs discarded]\n"
+        if self.interim_refused:
+            from engine.serialization.payload import scrub_text
+
+            logs += (f"\n[{len(self.interim_refused)} interim messages refused; the first: "
+                     f"{scrub_text(self.interim_refused[0])}]\n")
         self.outcome.logs = logs
         return {
             "wall_seconds": round(wall, 4),
@@ -470,8 +551,9 @@ class _Run:
             "peak_memory_bytes": self.peak,
             "backend_calls": self.usage.calls,
             "shots": self.usage.shots,
-            "interim_messages": len(self.interim),
+            "interim_messages": len(self.interim_data),
             "interim_dropped": self.interim_dropped,
+            "interim_refused": len(self.interim_refused),
             "protocol_bytes": self.reader.total_bytes,
         }
 
@@ -481,6 +563,8 @@ def _decode(data: str) -> Any:
 
     try:
         return json.loads(data, cls=RuntimeDecoder)
+    except DecodeError:
+        raise  # it names the type and the rule (and the limit, for the budget)
     except (ValueError, RecursionError) as exc:
         raise DecodeError(f"undecodable payload from the sandbox: {exc}") from None
 

@@ -1,14 +1,27 @@
-"""The sandbox policy (``policies/sandbox.yaml``): protocol limits, log cap, timing, profiles."""
+"""The sandbox policy (``policies/sandbox.yaml``): protocol limits, log cap, timing, profiles.
+
+A profile also names the sandbox's walls: its OCI runtime (``runc`` by default, ``runsc`` for
+gVisor) and its seccomp profile, a JSON file under ``policies/`` (``seccomp.json``).
+"""
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
 
 from pydantic import BaseModel, ByteSize, ConfigDict, Field, model_validator
 
 from engine.errors import PolicyError
-from engine.policy_files import load_policy_model, read_policy_file, validate_policy
+from engine.policy_files import (
+    MAX_POLICY_BYTES,
+    load_policy_model,
+    policy_dir,
+    read_policy_file,
+    validate_policy,
+)
+
+DEFAULT_SECCOMP = "seccomp.json"
 
 
 class _Strict(BaseModel):
@@ -46,6 +59,12 @@ class ResourceProfile(_Strict):
     shm_size: ByteSize = Field(gt=0)
     nofile: int = Field(ge=16)
     fsize: ByteSize = Field(gt=0)
+    # The OCI runtime registered with Docker ("runsc" for gVisor); None: Docker's default.
+    # ENGINE_SANDBOX_RUNTIME, when set, overrides it for every profile.
+    runtime: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    # The seccomp profile: a JSON file under policies/; None: Docker's built-in default.
+    seccomp: str | None = Field(default=DEFAULT_SECCOMP,
+                                pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\.json$")
 
 
 class SandboxPolicy(_Strict):
@@ -53,6 +72,8 @@ class SandboxPolicy(_Strict):
     logs: LogLimits
     timing: Timing
     warm_pool_size: int = Field(default=0, ge=0, le=64)
+    # Host tasks an OCI runtime needs for itself, added to a profile's pids limit under it.
+    runtime_pids_overhead: dict[str, int] = Field(default_factory=dict)
     default_profile: str
     profiles: dict[str, ResourceProfile]
 
@@ -78,3 +99,27 @@ def load_sandbox_policy(path: str | None = None) -> SandboxPolicy:
     if path is None:
         return load_policy_model("sandbox", SandboxPolicy)
     return validate_policy(SandboxPolicy, read_policy_file(Path(path)), str(path))
+
+
+def seccomp_profile_text(name: str) -> str:
+    """The seccomp profile ``policies/NAME`` as compact JSON, the form Docker takes in
+    ``security_opt``; a :class:`PolicyError` names the file and what is wrong with it."""
+    return _seccomp_profile_text(policy_dir() / name)
+
+
+@lru_cache(maxsize=8)
+def _seccomp_profile_text(path: Path) -> str:
+    try:
+        if path.stat().st_size > MAX_POLICY_BYTES:
+            raise PolicyError(f"{path}: seccomp profile larger than {MAX_POLICY_BYTES} bytes")
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise PolicyError(f"{path}: cannot read seccomp profile: {exc.strerror or exc}") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise PolicyError(f"{path}: seccomp profile is not valid JSON: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("syscalls"), list) or not (
+        isinstance(data.get("defaultAction"), str)
+    ):
+        raise PolicyError(f"{path}: a seccomp profile is an object with a string "
+                          f"defaultAction and a syscalls list")
+    return json.dumps(data, separators=(",", ":"))

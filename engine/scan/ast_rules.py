@@ -7,6 +7,11 @@ flow-insensitively and judges every use. Resolution is deliberately conservative
 binding that *might* not run never hides a builtin, except a function's own locals, which
 always shadow.
 
+Names are followed through the policy's attribute map too (``logging.os`` is ``os``), and
+Python that reads attributes without an attribute node is read as such: class patterns in
+``match`` (``case object(__globals__=g)``), mapping patterns (``case {"os": m}``) and the
+fields of format strings (``"{0.__globals__}"``).
+
 The rules are catalogued in ``rules.py``; this module decides where they apply.
 """
 
@@ -16,10 +21,11 @@ import ast
 import builtins
 import posixpath
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from engine.scan.findings import Finding, Level
+from engine.scan.format_fields import Step, field_steps, format_steps, may_have_steps
 from engine.scan.policy import ScanPolicy
 from engine.scan.source import SourceText, clip
 
@@ -81,12 +87,49 @@ _WRITERS = frozenset(
     }
 )
 _PATH_KEYWORDS = ("file", "filename", "fname", "file_name", "target", "path")
+# functions that write to a file only when one of these keywords names it
+_KEYWORD_WRITERS = {"logging.basicConfig": ("filename",)}
+# canonical name -> index of the positional argument that is allow_pickle
+_UNPICKLERS = {
+    "numpy.load": 2,
+    "numpy.lib.format.read_array": 1,
+    "numpy.lib.npyio.NpzFile": 2,
+}
+# Formatters whose format string reads fields when the style is "{":
+# canonical name -> (keyword of the format string, its position, position of the style)
+_FORMAT_TAKERS = {
+    "logging.Formatter": ("fmt", 0, 2),
+    "logging.StrFormatStyle": ("fmt", 0, None),
+    "logging.basicConfig": ("format", None, None),
+}
+# Methods that read fields of a format string; for vformat and get_field (string.Formatter)
+# and str.format(fmt, ...) the format string is the first argument, else the receiver.
+_FORMAT_METHODS = frozenset({"format", "format_map", "vformat", "get_field"})
+# attribute names the walk notes for the resolution step
+_NOTED_ATTRIBUTES = _FORMAT_METHODS | {"__dict__", "modules"}
 _ALIAS_CALLS = {
     "builtins.breakpoint": "PE502",
     "builtins.input": "PE503",
     "builtins.globals": "PE402",
     "builtins.locals": "PE402",
 }
+# Calls whose arguments some rule reads: unpacked arguments hide them (PE406).
+_CHECKED_CALLS = frozenset(
+    {*_DYNAMIC_IMPORT, *_REFLECTION, *_OPENERS, *_WRITERS, *_KEYWORD_WRITERS, *_UNPICKLERS}
+)
+# Every canonical name some rule judges when it is called: the attribute map keeps the
+# attributes of allowed modules that are these, under whatever name.
+JUDGED_CALLS = frozenset(
+    {
+        *_DYNAMIC_CODE,
+        *_CHECKED_CALLS,
+        *_ALIAS_CALLS,
+        *_FORMAT_TAKERS,
+        *CODE_OBJECT_NAMES,
+        *(f"builtins.{name}" for name in (*NAME_RULES, *CHECKED_BUILTINS)),
+        "string.Formatter",
+    }
+)
 
 # Builtins whose calls some rule judges; calls to other builtins need no resolution.
 _JUDGED_BUILTINS = frozenset(
@@ -136,8 +179,15 @@ class _Walk:
     calls: list[tuple[ast.Call, tuple[ast.AST, ...]]] = field(default_factory=list)
     call_funcs: set[int] = field(default_factory=set)
     attr_values: set[int] = field(default_factory=set)
+    alias_values: set[int] = field(default_factory=set)  # right-hand sides of x = a.b
     docstrings: set[int] = field(default_factory=set)
     denied_roots: set[str] = field(default_factory=set)
+    # how often each name is assigned or deleted, and names bound in other ways (arguments,
+    # definitions, handlers, patterns): a name is a literal only if every binding is one
+    stores: dict[str, int] = field(default_factory=dict)
+    other_binders: set[str] = field(default_factory=set)
+    # uses of format-reading methods: the attribute, and its call (None if taken as a value)
+    format_refs: list[tuple[ast.Attribute, ast.Call | None]] = field(default_factory=list)
 
 
 class AstPass:
@@ -150,12 +200,17 @@ class AstPass:
         self.escape_attributes = frozenset(names.escape_attributes)
         self.frame_attributes = frozenset(names.frame_attributes)
         self.module_attributes = frozenset(names.module_attributes)
+        self.judged_attributes = (
+            self.escape_attributes | self.frame_attributes | self.module_attributes
+        )
         dunders = sorted(
             (name for name in self.escape_attributes if name.startswith("__")), key=len
         )
         self.escape_string_re = re.compile("|".join(map(re.escape, reversed(dunders))) or "(?!)")
         self.disabled = policy.disabled_rules
         self.scratch = tuple(policy.scratch_dirs)
+        self.attributes = policy.attributes
+        self.star_allow = frozenset(policy.imports.star_allow)
 
     def run(self, tree: ast.AST, source: SourceText) -> AstResult:
         run = _Run(self, source)
@@ -178,6 +233,8 @@ class _Run:
         self.data = _Walk()
         self.local_names: dict[int, frozenset[str]] = {}
         self.resolved: dict[str, frozenset[str]] = {}
+        self.followed: dict[str, str] = {}
+        self.reached: dict[str, str] = {}  # a name the map led to -> the name written
         self.max_depth = 0
         self.nodes = 0
 
@@ -213,6 +270,14 @@ class _Run:
             ast.Subscript: self._subscript,
             ast.FunctionDef: self._function,
             ast.AsyncFunctionDef: self._function,
+            ast.ClassDef: self._binder,
+            ast.ExceptHandler: self._binder,
+            ast.MatchAs: self._binder,
+            ast.MatchStar: self._binder,
+            ast.arg: self._argument,
+            ast.Match: self._match,
+            ast.MatchClass: self._match_class,
+            ast.MatchMapping: self._match_mapping,
         }
         stack: list[tuple[ast.AST, int, tuple[ast.AST, ...]]] = [(tree, 1, ())]
         push = stack.append
@@ -260,6 +325,8 @@ class _Run:
 
     def _bind(self, name: str, value: str | ast.expr) -> None:
         self.data.aliases.setdefault(name, []).append(value)
+        if not isinstance(value, str):
+            self.data.alias_values.add(id(value))
 
     def _import(self, node: ast.Import, scopes: tuple) -> None:
         for alias in node.names:
@@ -289,6 +356,13 @@ class _Run:
         for alias in node.names:
             if alias.name == "*":
                 self._check_module(module, node)
+                if module not in self.rules.star_allow:
+                    self.report(
+                        "PE106",
+                        node,
+                        f"from {'.' * node.level}{node.module or ''} import * brings in names "
+                        "the review cannot follow (star imports: policy imports.star_allow)",
+                    )
                 continue
             dotted = f"{module}.{alias.name}"
             self._check_module(dotted, node, shown=module)
@@ -310,30 +384,38 @@ class _Run:
 
     def _check_module(self, dotted: str, node: ast.AST, shown: str | None = None) -> None:
         """Judge an import of ``dotted`` (a module, or a name inside one)."""
-        if dotted in CODE_OBJECT_NAMES:
+        canonical = self._follow(dotted)
+        if canonical in CODE_OBJECT_NAMES:
             self.report("PE202", node, f"imports {dotted}, which builds functions from bytecode")
             return
-        status = self.policy.import_status(dotted)
+        status = self.policy.import_status(canonical)
         if status == "allow":
             return
+        that = "" if canonical == dotted else f" (that is {canonical})"
         if status == "deny":
-            entry = self.policy.denied_entry(dotted)
-            self.data.denied_roots.add(dotted.partition(".")[0])
+            entry = self.policy.denied_entry(canonical)
+            if not that:
+                self.data.denied_roots.add(dotted.partition(".")[0])
             self.report(
-                "PE101", node, f"import of {dotted!r}, denied by the policy (entry {entry!r})"
+                "PE101",
+                node,
+                f"import of {dotted!r}{that}, denied by the policy (entry {entry!r})",
             )
             return
-        if self.source.is_local(dotted):
+        if not that and self.source.is_local(dotted):
             return  # another file of the same upload, reviewed in its own right
         self.report(
             "PE102",
             node,
-            f"import of {(shown or dotted)!r}, which is not on the policy's allow list",
+            f"import of {(shown if not that and shown else dotted)!r}{that}, which is not on "
+            "the policy's allow list",
             severity=self.policy.imports.unlisted_severity,
         )
 
     def _name(self, node: ast.Name, scopes: tuple) -> None:
         if type(node.ctx) is not ast.Load:
+            stores = self.data.stores
+            stores[node.id] = stores.get(node.id, 0) + 1
             return
         name = node.id
         if name in ESCAPE_NAMES:
@@ -345,34 +427,80 @@ class _Run:
 
     def _attribute(self, node: ast.Attribute, scopes: tuple) -> None:
         attr = node.attr
-        rules = self.rules
-        if attr in rules.escape_attributes:
-            self.report("PE301", node, f"attribute {attr} leads to the interpreter's internals")
-        elif attr in rules.frame_attributes:
-            self.report("PE303", node, f"attribute {attr} walks frames or tracebacks")
-        elif attr in rules.module_attributes:
-            self.report(
-                "PE305", node, f"attribute {attr!r} reaches the module {attr} through another"
-            )
-        elif attr == "__dict__":
-            self.data.dict_refs.append(node)
+        if attr in self.rules.judged_attributes:
+            self._judge_attribute(node, attr, "attribute")
+        elif attr in _NOTED_ATTRIBUTES:
+            if attr == "__dict__":
+                self.data.dict_refs.append(node)
+            elif attr == "modules" and _last_name(node.value) in ("sys", "_sys"):
+                self.report("PE306", node, f"{_dotted(node)} hands out every loaded module")
+            elif attr in _FORMAT_METHODS and id(node) not in self.data.call_funcs:
+                self.data.format_refs.append((node, None))
         data = self.data
         data.attr_values.add(id(node.value))
         if id(node) not in data.attr_values and type(node.ctx) is ast.Load:
             data.chain_heads.append(node)
 
+    def _judge_attribute(self, node: ast.AST, attr: str, what: str) -> bool:
+        """Judge reading the attribute ``attr`` (``what`` says how it is read); whether a
+        rule fired."""
+        rules = self.rules
+        if attr in rules.escape_attributes:
+            self.report("PE301", node, f"{what} {attr} leads to the interpreter's internals")
+        elif attr in rules.frame_attributes:
+            self.report("PE303", node, f"{what} {attr} walks frames or tracebacks")
+        elif attr in rules.module_attributes:
+            self.report("PE305", node, f"{what} {attr!r} reaches the module {attr} through another")
+        else:
+            return False
+        return True
+
+    def _judge_key(self, node: ast.AST, key: str, what: str) -> None:
+        """Judge reading the item ``key`` of a mapping (a namespace, sys.modules)."""
+        if key in self.rules.module_attributes:
+            self.report("PE305", node, f"{what} {key!r} reaches the module {key}")
+
+    def _judge_steps(self, node: ast.AST, steps: Iterable[Step]) -> None:
+        for is_attribute, name in steps:
+            if is_attribute:
+                self._judge_attribute(node, name, "format field attribute")
+            else:
+                self._judge_key(node, name, "format field key")
+
     def _call(self, node: ast.Call, scopes: tuple) -> None:
-        self.data.calls.append((node, scopes))
-        self.data.call_funcs.add(id(node.func))
-        for keyword in node.keywords:
-            if keyword.arg == "allow_pickle" and not _is_false(keyword.value):
+        data = self.data
+        data.calls.append((node, scopes))
+        data.call_funcs.add(id(node.func))
+        func = node.func
+        if type(func) is ast.Attribute and func.attr in _FORMAT_METHODS:
+            data.format_refs.append((func, node))
+        if not node.keywords:
+            return
+        for name, value in _keywords(node):
+            if name == "allow_pickle" and not _is_false(value):
                 self.report(
-                    "PE203", keyword.value, "allow_pickle lets this call unpickle arbitrary objects"
+                    "PE203", value, "allow_pickle lets this call unpickle arbitrary objects"
+                )
+        for keyword in node.keywords:
+            value = keyword.value
+            computed = type(value) is ast.Dict and _literal_keywords(value) is None
+            if keyword.arg is None and computed:
+                self.report(
+                    "PE406", value, "keyword arguments whose names are computed at run time (**{…})"
                 )
 
     def _assign(self, node: ast.Assign, scopes: tuple) -> None:
         for target in node.targets:
             self._bind_target(target, node.value)
+            if type(target) is ast.Name and target.id == "__match_args__":
+                self._match_args(node.value)
+
+    def _match_args(self, value: ast.expr) -> None:
+        """``__match_args__`` names the attributes positional class patterns read."""
+        if type(value) is ast.Tuple or type(value) is ast.List:
+            for item in value.elts:
+                if type(item) is ast.Constant and isinstance(item.value, str):
+                    self._judge_attribute(item, item.value, "__match_args__ attribute")
 
     def _ann_assign(self, node: ast.AnnAssign, scopes: tuple) -> None:
         self._check_annotation(node.annotation)
@@ -386,7 +514,11 @@ class _Run:
         kind = type(target)
         if kind is ast.Name:
             value_kind = type(value)
-            if value_kind is ast.Name or value_kind is ast.Attribute:
+            if (
+                value_kind is ast.Name
+                or value_kind is ast.Attribute
+                or (value_kind is ast.Call and _getattr_literal(value) is not None)
+            ):
                 self._bind(target.id, value)
             elif value_kind is ast.Constant and isinstance(value.value, str):
                 self.data.string_values.setdefault(target.id, []).append(value.value)
@@ -404,7 +536,11 @@ class _Run:
 
     def _constant(self, node: ast.Constant, scopes: tuple) -> None:
         value = node.value
-        if type(value) is not str or "_" not in value or id(node) in self.data.docstrings:
+        if type(value) is not str or id(node) in self.data.docstrings:
+            return
+        if "{" in value and may_have_steps(value):  # any string may end up formatting
+            self._judge_steps(node, format_steps(value))
+        if "_" not in value:
             return
         match = self.rules.escape_string_re.search(value) if "__" in value else None
         if match:
@@ -420,7 +556,40 @@ class _Run:
         if _is_namespace(value) and not literal:
             self.report("PE401", node, "a namespace is indexed with a name computed at run time")
 
+    def _binder(self, node: ast.AST, scopes: tuple) -> None:
+        name = getattr(node, "name", None)
+        if isinstance(name, str):
+            self.data.other_binders.add(name)
+
+    def _argument(self, node: ast.arg, scopes: tuple) -> None:
+        self.data.other_binders.add(node.arg)
+
+    def _match(self, node: ast.Match, scopes: tuple) -> None:
+        subject = node.subject
+        if not _is_namespace(subject) and not _is_sys_modules(subject):
+            return
+        for case in node.cases:
+            for pattern in ast.walk(case.pattern):
+                if type(pattern) is ast.MatchMapping and any(
+                    type(key) is not ast.Constant for key in pattern.keys
+                ):
+                    self.report(
+                        "PE401", pattern, "a namespace is matched with a key computed at run time"
+                    )
+
+    def _match_class(self, node: ast.MatchClass, scopes: tuple) -> None:
+        for attr in node.kwd_attrs:
+            self._judge_attribute(node, attr, "class pattern attribute")
+
+    def _match_mapping(self, node: ast.MatchMapping, scopes: tuple) -> None:
+        if node.rest is not None:
+            self.data.other_binders.add(node.rest)
+        for key in node.keys:
+            if type(key) is ast.Constant and isinstance(key.value, str):
+                self._judge_key(key, key.value, "mapping pattern key")
+
     def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef, scopes: tuple) -> None:
+        self.data.other_binders.add(node.name)
         arguments = node.args
         for arg in (
             *arguments.posonlyargs,
@@ -453,8 +622,14 @@ class _Run:
         aliases = data.aliases
         for node in data.chain_heads:
             root = node.value
-            while type(root) is ast.Attribute:
-                root = root.value
+            while True:
+                if type(root) is ast.Attribute:
+                    root = root.value
+                    continue
+                inner = _getattr_literal(root)
+                if inner is None:
+                    break
+                root = inner[0]
             if type(root) is ast.Name and root.id in aliases:
                 self._judge_reference(node)
         for node in data.name_loads:
@@ -466,6 +641,8 @@ class _Run:
                 self.report("PE304", node, f"__dict__ of {_one(modules)} exposes all its names")
         for node, scopes in data.calls:
             self._judge_call(node, scopes)
+        for attribute, call in data.format_refs:
+            self._judge_format_method(attribute, call)
 
     def _judge_name(self, node: ast.Name, scopes: tuple) -> None:
         name = node.id
@@ -483,13 +660,39 @@ class _Run:
         """Judge a name or attribute chain by what it resolves to."""
         written = _dotted(node)
         for canonical in sorted(self._resolve(node)):
+            if canonical == "sys.modules" or canonical.startswith("sys.modules."):
+                self.report("PE306", node, f"{written} is sys.modules, every loaded module")
             if canonical.startswith("builtins."):
                 continue  # builtins are judged by name, and importing builtins is PE101
             if canonical in CODE_OBJECT_NAMES:
                 self.report("PE202", node, f"{written} is {canonical}, which builds functions")
                 continue
+            if (
+                canonical in _CHECKED_CALLS
+                and id(node) not in self.data.call_funcs
+                and id(node) not in self.data.alias_values  # aliases are followed to calls
+            ):
+                shown = written if written == canonical else f"{written} ({canonical})"
+                self.report(
+                    "PE404", node, f"{shown} is taken as a value, so its calls cannot be checked"
+                )
+            inside = _inside_checked(canonical)
+            if inside is not None:
+                self.report(
+                    "PE404",
+                    node,
+                    f"{written} reaches inside {inside}, whose calls are checked only as a whole",
+                )
             entry = self.policy.denied_entry(canonical)
             if entry is None:
+                if canonical in self.reached and self.policy.import_status(canonical) != "allow":
+                    self.report(
+                        "PE102",
+                        node,
+                        f"{written} (that is {canonical}) reaches a module that is not on the "
+                        "policy's allow list",
+                        severity=self.policy.imports.unlisted_severity,
+                    )
                 continue
             if written == canonical and canonical.partition(".")[0] in self.data.denied_roots:
                 continue  # the import already says so
@@ -521,11 +724,173 @@ class _Run:
             elif canonical in _OPENERS:
                 self._judge_open(node, canonical, via)
             elif canonical in _WRITERS:
-                self._judge_writer(node, canonical)
+                path_node = node.args[0] if node.args else _keyword(node, *_PATH_KEYWORDS)
+                self._judge_writer(node, canonical, path_node, Level.LOW)
             elif canonical in _ALIAS_CALLS and not direct:
                 rule = _ALIAS_CALLS[canonical]
                 short = canonical.partition(".")[2]
                 self.report(rule, node, f"{written} is {short}(){via}")
+            if canonical in _KEYWORD_WRITERS:
+                path_node = _keyword(node, *_KEYWORD_WRITERS[canonical])
+                if path_node is not None:
+                    self._judge_writer(node, canonical, path_node, Level.MEDIUM)
+            if canonical in _UNPICKLERS:
+                self._judge_unpickler(node, canonical, via)
+            if canonical in _FORMAT_TAKERS:
+                self._judge_format_taker(node, canonical, via)
+            if canonical in _CHECKED_CALLS:
+                self._judge_unpacking(node, canonical, via)
+
+    def _judge_unpacking(self, node: ast.Call, canonical: str, via: str) -> None:
+        """Arguments of a checked call must be readable: no ``*args``, and ``**`` only of a
+        literal dict with constant keys (whose items are judged as keywords)."""
+        short = canonical.rpartition(".")[2]
+        args = node.args
+        if canonical in _WRITERS and args and type(args[0]) is not ast.Starred:
+            return  # the target is written out; the rest names arrays (np.savez(p, **arrays))
+        if canonical not in _REFLECTION and any(type(arg) is ast.Starred for arg in args):
+            self.report("PE406", node, f"{short}(){via} with positional arguments unpacked (*…)")
+        for keyword in node.keywords:
+            if keyword.arg is None and _literal_keywords(keyword.value) is None:
+                self.report(
+                    "PE406",
+                    node,
+                    f"{short}(){via} with keyword arguments unpacked from a mapping the review "
+                    "cannot read (**…)",
+                )
+
+    def _judge_unpickler(self, node: ast.Call, canonical: str, via: str) -> None:
+        position = _UNPICKLERS[canonical]
+        if len(node.args) > position and not any(
+            type(arg) is ast.Starred for arg in node.args[: position + 1]
+        ):
+            flag = node.args[position]
+            if not _is_false(flag):
+                short = canonical.rpartition(".")[2]
+                self.report(
+                    "PE203",
+                    flag,
+                    f"{short}(){via} gets allow_pickle as argument {position + 1}, which lets "
+                    "it unpickle arbitrary objects",
+                )
+
+    def _judge_format_taker(self, node: ast.Call, canonical: str, via: str) -> None:
+        """A ``{``-style logging format reads fields like str.format."""
+        keyword, position, style_position = _FORMAT_TAKERS[canonical]
+        style = _keyword(node, "style")
+        if style is None and style_position is not None and len(node.args) > style_position:
+            style = node.args[style_position]
+        if style is None or (type(style) is ast.Constant and style.value != "{"):
+            return  # the default "%" style and "$" read no attributes
+        fmt = _keyword(node, keyword)
+        if fmt is None and position is not None and len(node.args) > position:
+            fmt = node.args[position]
+        if fmt is None:
+            return
+        short = canonical.rpartition(".")[2]
+        self._judge_format_string(node, fmt, f"{short}(){via}", field=False)
+
+    def _judge_format_method(self, attribute: ast.Attribute, call: ast.Call | None) -> None:
+        """``x.format(...)``, ``format_map``, ``vformat`` and ``get_field``: the format
+        string must be a literal, whose fields are then judged."""
+        method, receiver = attribute.attr, attribute.value
+        written = f"{_dotted(attribute)}()"
+        if call is None:
+            imported = self._imported(receiver)
+            if imported and not any(self.source.is_local(name) for name in imported):
+                return  # an attribute of an allowed module (numpy.lib.format), not a method
+        first_argument = method in ("vformat", "get_field") or (
+            self._resolve(receiver) == {"builtins.str"}
+        )
+        if not first_argument and _is_formatter(receiver, self._resolve):
+            first_argument = True
+        if call is None:
+            if first_argument or not self._literal_texts(receiver):
+                self.report(
+                    "PE405",
+                    attribute,
+                    f"{_dotted(attribute)} is taken as a value, so the format strings it will "
+                    "read cannot be checked",
+                )
+            return
+        if first_argument:
+            fmt = call.args[0] if call.args else _keyword(call, "format_string", "field_name")
+        else:
+            if not call.args and not call.keywords:
+                return  # no arguments: the fields have nothing to read
+            fmt = receiver
+        if fmt is None or type(fmt) is ast.Starred:
+            self.report("PE405", call, f"{written}: the format string is not a literal")
+            return
+        self._judge_format_string(call, fmt, written, field=method == "get_field")
+
+    def _judge_format_string(self, node: ast.AST, fmt: ast.expr, written: str, field: bool) -> None:
+        texts = self._literal_texts(fmt)
+        if texts is None:
+            what = "field name" if field else "format string"
+            self.report(
+                "PE405",
+                node,
+                f"{written}: the {what} is computed at run time, so the attributes it reads "
+                "cannot be checked",
+            )
+            return
+        if type(fmt) is ast.Constant and not field:
+            return  # a literal string's fields are judged where it is written
+        for text in texts:
+            self._judge_steps(node, field_steps(text) if field else format_steps(text))
+
+    def _literal_texts(self, node: ast.expr, depth: int = 0) -> list[str] | None:
+        """The strings ``node`` may be if it is built from literals only (constants, names
+        bound only to constants, ``+``, ``%`` of constants, conditionals); else None."""
+        if depth > _MAX_RESOLVE_DEPTH:
+            return None
+        kind = type(node)
+        if kind is ast.Constant:
+            return [node.value] if isinstance(node.value, str) else None
+        if kind is ast.Name:
+            return self._literal_name(node.id)
+        if kind is ast.IfExp:
+            body = self._literal_texts(node.body, depth + 1)
+            orelse = self._literal_texts(node.orelse, depth + 1) if body is not None else None
+            return None if orelse is None else _bounded(body + orelse)
+        if kind is ast.BinOp and type(node.op) in (ast.Add, ast.Mod):
+            left = self._literal_texts(node.left, depth + 1)
+            if left is None:
+                return None
+            modulo = type(node.op) is ast.Mod
+            right = _constant_operands(node.right) if modulo else None
+            if right is None:
+                right_texts = self._literal_texts(node.right, depth + 1)
+                if right_texts is None:
+                    return None
+                right = [(text,) for text in right_texts]
+            combined = []
+            limit = self.policy.limits.max_bytes
+            for one in left:
+                for other in right:
+                    try:
+                        text = one % other if modulo else one + other[0]
+                    except (TypeError, ValueError, OverflowError):
+                        return None
+                    if len(text) > limit:
+                        return None
+                    combined.append(text)
+            return _bounded(combined)
+        return None
+
+    def _literal_name(self, name: str) -> list[str] | None:
+        """The values of a name whose every binding assigns a string constant."""
+        data = self.data
+        values = data.string_values.get(name)
+        if (
+            not values
+            or name in data.aliases
+            or name in data.other_binders
+            or data.stores.get(name, 0) != len(values)
+        ):
+            return None
+        return values
 
     def _judge_dynamic_import(self, node: ast.Call, canonical: str) -> None:
         argument = node.args[0] if node.args else _keyword(node, "name")
@@ -543,6 +908,8 @@ class _Run:
             self.report("PE401", node, f"{short}(){via} with unpacked arguments")
             return
         names = args if positions is None else [args[i] for i in positions if i < len(args)]
+        # getattr, setattr and delattr take the object first; the operator ones take none
+        obj = args[0] if args and canonical.startswith("builtins.") else None
         for argument in names:
             if type(argument) is not ast.Constant or not isinstance(argument.value, str):
                 self.report(
@@ -550,7 +917,9 @@ class _Run:
                 )
                 continue
             for attr in argument.value.split("."):
-                self._judge_attribute_name(node, short, attr, args[0] if args else None, via)
+                self._judge_attribute_name(node, short, attr, obj, via)
+        if short == "getattr" and _getattr_literal(node) is not None:
+            self._judge_reference(node)  # getattr(random, "_os") is random._os
 
     def _judge_attribute_name(
         self, node: ast.Call, short: str, attr: str, obj: ast.expr | None, via: str
@@ -566,6 +935,10 @@ class _Run:
             modules = self._imported(obj)
             if modules:
                 self.report("PE304", node, f"getattr(){via} reaches __dict__ of {_one(modules)}")
+        elif attr in _FORMAT_METHODS and (obj is None or not self._literal_texts(obj)):
+            self.report(
+                "PE405", node, f"{short}(){via} reaches {attr} of a string the review cannot read"
+            )
 
     def _judge_vars(self, node: ast.Call, via: str) -> None:
         if not node.args:
@@ -615,8 +988,11 @@ class _Run:
                 severity=Level.MEDIUM,
             )
 
-    def _judge_writer(self, node: ast.Call, canonical: str) -> None:
-        path_node = node.args[0] if node.args else _keyword(node, *_PATH_KEYWORDS)
+    def _judge_writer(
+        self, node: ast.Call, canonical: str, path_node: ast.expr | None, unknown: Level
+    ) -> None:
+        """A call that writes to ``path_node``; ``unknown`` is the severity when the target
+        is computed (low when it may be a buffer, medium when it is always a path)."""
         verdict, shown = self._path_verdict(path_node)
         if verdict == "inside":
             return
@@ -628,11 +1004,12 @@ class _Run:
                 f"{canonical}() writes {shown}, outside the scratch space ({scratch})",
             )
         else:
+            what = "a path or a buffer" if unknown is Level.LOW else "a path"
             self.report(
                 "PE501",
                 node,
-                f"{canonical}() writes to a target computed at run time (a path or a buffer)",
-                severity=Level.LOW,
+                f"{canonical}() writes to a target computed at run time ({what})",
+                severity=unknown,
             )
 
     def _path_verdict(self, node: ast.expr | None) -> tuple[str, str]:
@@ -680,9 +1057,37 @@ class _Run:
         if kind is ast.Name:
             return self._resolve_name(node.id, depth)
         if kind is ast.Attribute:
-            bases = self._resolve(node.value, depth)
-            return frozenset(f"{base}.{node.attr}" for base in bases)
-        return frozenset()
+            obj, attr = node.value, node.attr
+            if attr == "__call__":
+                return self._resolve(obj, depth)  # f.__call__(...) is f(...)
+        elif kind is ast.Call and (found := _getattr_literal(node)) is not None:
+            if "getattr" in self.data.aliases:
+                return frozenset()  # getattr itself is rebound
+            obj, attr = found
+        else:
+            return frozenset()
+        bases = self._resolve(obj, depth)  # nesting is bounded by the tree's depth limit
+        names = set()
+        reached = self.reached
+        for base in bases:
+            dotted = f"{base}.{attr}"
+            if base.startswith("builtins."):
+                names.add(dotted)
+                continue
+            followed = self._follow(dotted)
+            if base in reached and followed not in reached:
+                reached[followed] = f"{reached[base]}.{attr}"  # what the map led to, and on
+            names.add(followed)
+        return frozenset(names)
+
+    def _follow(self, dotted: str) -> str:
+        """``dotted`` after the policy's attribute map (``logging.os`` -> ``os``)."""
+        followed = self.followed.get(dotted)
+        if followed is None:
+            followed = self.followed[dotted] = self.rules.attributes.follow(dotted)
+            if followed != dotted:
+                self.reached.setdefault(followed, dotted)
+        return followed
 
     def _resolve_name(self, name: str, depth: int) -> frozenset[str]:
         cached = self.resolved.get(name)
@@ -694,7 +1099,7 @@ class _Run:
         found: set[str] = set()
         for entry in self.data.aliases.get(name, ()):
             if isinstance(entry, str):
-                found.add(entry)
+                found.add(self._follow(entry))
             else:
                 found.update(self._resolve(entry, depth + 1))
         if name in BUILTIN_NAMES:
@@ -714,9 +1119,7 @@ class _Run:
             if name in BUILTIN_NAMES and self._is_local(name, scopes):
                 resolved = resolved - {f"builtins.{name}"}
             return resolved
-        if type(func) is ast.Attribute:
-            return self._resolve(func)
-        return frozenset()
+        return self._resolve(func)
 
     def _imported(self, node: ast.expr) -> frozenset[str]:
         """The imported modules (or names in them) ``node`` may be."""
@@ -850,18 +1253,127 @@ def _is_namespace(node: ast.expr) -> bool:
 
 
 def _keyword(node: ast.Call, *names: str) -> ast.expr | None:
-    for keyword in node.keywords:
-        if keyword.arg in names:
-            return keyword.value
+    for name, value in _keywords(node):
+        if name in names:
+            return value
     return None
+
+
+def _keywords(node: ast.Call) -> Iterator[tuple[str, ast.expr]]:
+    """The keyword arguments of a call, those of ``**{"literal": ...}`` included."""
+    for keyword in node.keywords:
+        if keyword.arg is not None:
+            yield keyword.arg, keyword.value
+        else:
+            yield from _literal_keywords(keyword.value) or ()
+
+
+def _literal_keywords(node: ast.expr) -> list[tuple[str, ast.expr]] | None:
+    """The items of ``{"a": x}`` or ``dict(a=x)`` when every key is a constant string;
+    None for any other mapping (computed keys, ``{**m}``, a variable)."""
+    if type(node) is ast.Dict:
+        pairs = []
+        for key, value in zip(node.keys, node.values, strict=True):
+            if type(key) is not ast.Constant or not isinstance(key.value, str):
+                return None
+            pairs.append((key.value, value))
+        return pairs
+    if (
+        type(node) is ast.Call
+        and type(node.func) is ast.Name
+        and node.func.id == "dict"
+        and not node.args
+        and all(keyword.arg is not None for keyword in node.keywords)
+    ):
+        return [(keyword.arg, keyword.value) for keyword in node.keywords if keyword.arg]
+    return None
+
+
+def _getattr_literal(node: ast.expr) -> tuple[ast.expr, str] | None:
+    """``(obj, "name")`` for ``getattr(obj, "name"[, default])``, which is ``obj.name``."""
+    if type(node) is not ast.Call or type(node.func) is not ast.Name or node.func.id != "getattr":
+        return None
+    args = node.args
+    if len(args) not in (2, 3) or node.keywords or type(args[0]) is ast.Starred:
+        return None
+    name = args[1]
+    if type(name) is not ast.Constant or not isinstance(name.value, str):
+        return None
+    return args[0], name.value
+
+
+# Attributes of a function that say what it is, not how to call around it.
+_DESCRIPTIVE_ATTRIBUTES = frozenset({"__name__", "__qualname__", "__module__", "__doc__"})
+
+
+def _inside_checked(canonical: str) -> str | None:
+    """The checked callable ``canonical`` is an attribute of (``numpy.save._implementation``
+    is inside ``numpy.save``), unless the attribute only describes it."""
+    cut = canonical.rfind(".")
+    while cut > 0:
+        owner = canonical[:cut]
+        if owner in _CHECKED_CALLS:
+            rest = canonical[cut + 1 :]
+            return None if rest in _DESCRIPTIVE_ATTRIBUTES else owner
+        cut = canonical.rfind(".", 0, cut)
+    return None
+
+
+def _last_name(node: ast.expr) -> str | None:
+    """``sys`` for ``sys`` and for ``logging.sys``."""
+    if type(node) is ast.Name:
+        return node.id
+    if type(node) is ast.Attribute:
+        return node.attr
+    return None
+
+
+def _is_sys_modules(node: ast.expr) -> bool:
+    return (
+        type(node) is ast.Attribute
+        and node.attr == "modules"
+        and _last_name(node.value) in ("sys", "_sys")
+    )
+
+
+def _is_formatter(node: ast.expr, resolve) -> bool:
+    """``string.Formatter()`` (or a subclass's instance written the same way)."""
+    return type(node) is ast.Call and "string.Formatter" in resolve(node.func)
+
+
+def _constant_operands(node: ast.expr) -> list[tuple[object, ...]] | None:
+    """The right operand of ``"..." % x`` when it is constants: one tuple of values."""
+    if type(node) is ast.Constant and isinstance(node.value, str | int | float):
+        return [(node.value,)]
+    if type(node) is ast.Tuple and all(
+        type(item) is ast.Constant and isinstance(item.value, str | int | float)
+        for item in node.elts
+    ):
+        return [tuple(item.value for item in node.elts)]
+    return None
+
+
+_MAX_LITERAL_TEXTS = 16
+
+
+def _bounded(texts: list[str]) -> list[str] | None:
+    """At most a few alternatives are followed; more count as computed."""
+    return texts if len(texts) <= _MAX_LITERAL_TEXTS else None
 
 
 def _dotted(node: ast.expr) -> str:
     """The source spelling of a name or attribute chain (``?`` for other parts)."""
     parts = []
-    while type(node) is ast.Attribute:
-        parts.append(node.attr)
-        node = node.value
+    while True:
+        if type(node) is ast.Attribute:
+            parts.append(node.attr)
+            node = node.value
+            continue
+        found = _getattr_literal(node)
+        if found is None:
+            break
+        parts.append(found[1])
+        node = found[0]
     parts.append(node.id if type(node) is ast.Name else "(…)")
     return ".".join(reversed(parts))
 

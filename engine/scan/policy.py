@@ -27,12 +27,14 @@ from pydantic import (
 
 from engine.errors import PolicyError
 from engine.policy_files import policy_dir, read_policy_file
+from engine.scan.attribute_map import AttributeMap, load_attribute_map
 from engine.scan.findings import Level
 from engine.scan.rules import RULES
 
 _MODULE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _IDENTIFIER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _BANDIT_ID_RE = re.compile(r"^B\d{3}$")
+_FILE_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*\.json$")
 
 ImportStatus = Literal["allow", "deny", "unlisted"]
 
@@ -87,8 +89,10 @@ class ImportLists(_Section):
     allow_more: tuple[str, ...] = ()
     deny_more: tuple[str, ...] = ()
     unlisted_severity: LevelField = Level.MEDIUM
+    # Modules a program may star-import (``from math import *``); any other is PE106.
+    star_allow: tuple[str, ...] = ()
 
-    @field_validator("allow", "deny", "allow_more", "deny_more")
+    @field_validator("allow", "deny", "allow_more", "deny_more", "star_allow")
     @classmethod
     def _modules(cls, values: tuple[str, ...]) -> tuple[str, ...]:
         return _check_pattern(values, _MODULE_RE, "module name")
@@ -151,6 +155,15 @@ class ScanPolicy(_Section):
     names: NameLists
     rules: dict[str, bool] = Field(default_factory=dict)
     bandit: BanditOptions = BanditOptions()
+    # The generated map of allowed modules' attributes (a file in the policy folder).
+    attribute_map: str = "scan_module_attributes.json"
+
+    @field_validator("attribute_map")
+    @classmethod
+    def _map_file(cls, value: str) -> str:
+        if not _FILE_NAME_RE.match(value):
+            raise ValueError(f"{value!r} must be the name of a .json file in the policy folder")
+        return value
 
     @field_validator("scratch_dirs")
     @classmethod
@@ -207,6 +220,11 @@ class ScanPolicy(_Section):
             if cut < 0:
                 return None
             name = name[:cut]
+
+    @cached_property
+    def attributes(self) -> AttributeMap:
+        """The attribute map (loaded on first use; a missing map raises PolicyError)."""
+        return load_attribute_map(self.attribute_map)
 
     def rule_enabled(self, rule_id: str) -> bool:
         return self.rules.get(rule_id, True)

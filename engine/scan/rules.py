@@ -44,6 +44,9 @@ _CATALOGUE = (
     Rule("PE105", "name-denied", H, H, 676,
          "A denied module or name is used through an alias or through an allowed "
          "module's attribute."),
+    Rule("PE106", "import-star", H, H, 676,
+         "A star import brings in names the review cannot follow (attrgetter, denied "
+         "callables); only modules on the policy's star_allow list may be star-imported."),
     # --- dynamic code --------------------------------------------------------------------
     Rule("PE201", "dynamic-code", H, H, 95,
          "exec, eval and compile run code that is not in the reviewed source."),
@@ -72,6 +75,9 @@ _CATALOGUE = (
     Rule("PE305", "module-attribute", H, M, 693,
          "An attribute named after a denied module (typing.sys) reaches that module "
          "through an allowed one."),
+    Rule("PE306", "sys-modules", H, H, 693,
+         "sys.modules holds every loaded module, denied ones included, past the import "
+         "lists."),
     # --- reflection ----------------------------------------------------------------------
     Rule("PE401", "reflective-access", H, M, 470,
          "getattr, setattr, delattr or a namespace indexed with a computed name reach "
@@ -85,6 +91,13 @@ _CATALOGUE = (
     Rule("PE404", "builtin-alias", M, M, 470,
          "A reflective builtin (getattr, setattr, delattr, vars, open) taken as a value "
          "hides where and how it is called."),
+    Rule("PE405", "format-computed", H, M, 134,
+         "str.format, format_map, string.Formatter and {-style logging read the attributes "
+         "and items a format string names ({0.__globals__}); a format string built at run "
+         "time cannot be checked."),
+    Rule("PE406", "unpacked-arguments", H, M, 470,
+         "Keyword names computed at run time (**{name: value}), or arguments unpacked into "
+         "a checked call (numpy.load, open, getattr), hide what the call is asked to do."),
     # --- I/O and interaction -------------------------------------------------------------
     Rule("PE501", "file-write", H, H, 73,
          "Programs may write only to their scratch space; any other path is the image or "

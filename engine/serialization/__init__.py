@@ -9,6 +9,7 @@ This package runs inside the sandbox too; it imports SciPy and Aer only when it 
 from engine.serialization.decoder import RuntimeDecoder
 from engine.serialization.encoder import RuntimeEncoder
 from engine.serialization.measure import measure_payload
+from engine.serialization.payload import check_payload
 from engine.serialization.plain import DecodeWarning
 from engine.serialization.policy import (
     SerializationPolicy,
@@ -24,6 +25,7 @@ __all__ = [
     "RuntimeEncoder",
     "SerializationPolicy",
     "SettingsClass",
+    "check_payload",
     "default_policy",
     "load_policy_file",
     "measure_payload",

@@ -9,29 +9,17 @@ from __future__ import annotations
 
 import binascii
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
-from engine.errors import DecodeError
+from engine.errors import DecodeBudgetExceeded, DecodeError
+from engine.serialization.budget import Budget
 
 # Base64 characters handled per step; a multiple of 4 so that each slice decodes alone.
 _B64_STEP = 1 << 20
 # Raw bytes handed to zlib per step, so its output arrives in small pieces.
 _COMPRESS_STEP = 1 << 20
-
-
-class Budget:
-    """Decompressed bytes one document may still produce (shared by all of its values)."""
-
-    def __init__(self, per_value: int, total: int) -> None:
-        self.per_value = per_value
-        self.remaining = total
-
-    def allowance(self) -> int:
-        """The most the next value may produce."""
-        return min(self.per_value, self.remaining)
-
-    def charge(self, size: int) -> None:
-        self.remaining -= size
+# Most bytes inflated per step while a value's header is still being inspected.
+_INSPECT_STEP = 1 << 16
 
 
 def b64_text(data: bytes | bytearray | memoryview) -> str:
@@ -102,37 +90,50 @@ def unb64(value: object, type_name: str, budget: Budget) -> bytes:
     text = _require_text(value, type_name)
     limit = budget.allowance()
     if len(text) // 4 * 3 > limit:
-        raise DecodeError(
-            f"{type_name}: decoded value would exceed {limit} bytes (max_decompressed_bytes)"
+        raise DecodeBudgetExceeded(
+            f"{type_name}: decoded value would exceed {limit} bytes ({budget.allowance_limit()})",
+            budget.allowance_limit(),
         )
     data = _b64_slice(text, type_name)
     budget.charge(len(data))
     return data
 
 
-def inflate(value: object, type_name: str, budget: Budget) -> bytearray:
-    """Decode base64 text of zlib-compressed bytes, stopping at the budget."""
+def inflate(
+    value: object,
+    type_name: str,
+    budget: Budget,
+    inspect: Callable[[bytearray], bool] | None = None,
+) -> bytearray:
+    """Decode base64 text of zlib-compressed bytes, stopping at the budget.
+
+    ``inspect`` sees the bytes inflated so far, in steps of at most 64 KiB, until it returns
+    True: a reader checks its header there (and raises) before the rest is inflated.
+    """
     text = _require_text(value, type_name)
     limit = budget.allowance()
     inflater = zlib.decompressobj()
     out = bytearray()
+    pending = inspect
 
-    def too_large() -> DecodeError:
-        return DecodeError(
-            f"{type_name}: decompressed value exceeds {limit} bytes "
-            "(max_decompressed_bytes or max_total_decompressed_bytes)"
-        )
+    def step(data: bytes) -> None:
+        nonlocal pending
+        room = limit - len(out) + 1
+        out.extend(inflater.decompress(data, room if pending is None else min(room, _INSPECT_STEP)))
+        if len(out) > limit:
+            raise DecodeBudgetExceeded(
+                f"{type_name}: decompressed value exceeds {limit} bytes "
+                f"({budget.allowance_limit()})",
+                budget.allowance_limit(),
+            )
+        if pending is not None and pending(out):
+            pending = None
 
     try:
         for start in range(0, len(text), _B64_STEP):
-            packed = _b64_slice(text[start : start + _B64_STEP], type_name)
-            out += inflater.decompress(packed, limit - len(out) + 1)
+            step(_b64_slice(text[start : start + _B64_STEP], type_name))
             while inflater.unconsumed_tail:
-                if len(out) > limit:
-                    raise too_large()
-                out += inflater.decompress(inflater.unconsumed_tail, limit - len(out) + 1)
-            if len(out) > limit:
-                raise too_large()
+                step(inflater.unconsumed_tail)
     except zlib.error as exc:
         raise DecodeError(f"{type_name}: value is not a valid zlib stream ({exc})") from None
     if not inflater.eof:

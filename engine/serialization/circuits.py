@@ -60,8 +60,9 @@ def instruction_circuit(instruction: Instruction) -> QuantumCircuit:
     return circuit
 
 
-def check_qpy(data: bytes | bytearray, policy: SerializationPolicy, type_name: str) -> None:
-    """Refuse a QPY payload whose headers break the policy, before anything is allocated."""
+def check_qpy(data: bytes | bytearray, policy: SerializationPolicy, type_name: str) -> int:
+    """Refuse a QPY payload whose headers break the policy, before anything is allocated;
+    return the qubits its circuit header declares."""
     limits = policy.limits
 
     def bad(rule: str) -> DecodeError:
@@ -116,6 +117,7 @@ def check_qpy(data: bytes | bytearray, policy: SerializationPolicy, type_name: s
     ):
         if count > size:
             raise bad(f"circuit declares {count} {label}, more than its {size}-byte payload holds")
+    return int(qubits)
 
 
 def read_circuit(

@@ -7,12 +7,18 @@ original it
 - rebuilds ``settings`` objects only from the policy's allowlist, and never imports a module
   or calls anything a payload names;
 - inflates every compressed value with a size limit, per value and per document;
-- refuses documents nested deeper than ``max_depth`` before the parser recurses, integers
-  longer than ``max_integer_digits``, and (if the policy says so) NaN and Infinity;
-- checks QPY and noise-model headers before the libraries allocate what they declare.
+- refuses documents nested deeper than ``max_depth`` or holding more than ``max_values``
+  values before the parser runs, integers longer than ``max_integer_digits``, and (if the
+  policy says so) NaN and Infinity;
+- keeps a decode budget per document (:mod:`engine.serialization.budget`): array bytes from
+  each ``.npy`` header, ``ParameterVector`` lengths, decompressed bytes, all charged before
+  the memory is allocated;
+- checks QPY and noise-model headers and sizes before the libraries allocate what they
+  declare.
 
 A refused or malformed value raises :class:`~engine.errors.DecodeError` naming the type and
-the rule. An unknown ``__type__`` comes back as the plain object with a
+the rule (:class:`~engine.errors.DecodeBudgetExceeded`, with the policy key in ``limit``, when
+the budget would be exceeded). An unknown ``__type__`` comes back as the plain object with a
 :class:`DecodeWarning` (or raises, if the policy says ``on_unknown_type: error``).
 """
 
@@ -20,7 +26,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -30,48 +35,37 @@ from qiskit.result import Result
 
 from engine.errors import DecodeError
 from engine.serialization import circuits, noise, sparse
-from engine.serialization.binary import Budget, inflate, unb64
-from engine.serialization.npy import read_npy
+from engine.serialization.binary import inflate, unb64
+from engine.serialization.budget import Budget
+from engine.serialization.npy import read_npy, read_npy_header
 from engine.serialization.parameters import ParameterReader
 from engine.serialization.plain import as_plain
 from engine.serialization.policy import SerializationPolicy, default_policy
 from engine.serialization.settings_objects import build_from_settings
+from engine.serialization.structure import check_structure
 
-# A JSON string (with escapes) or one bracket; used to measure nesting before parsing.
-_DEPTH_TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[][{}]')
 _PLAIN_LEAVES = (type(None), bool, int, float, str, complex)
 _MAX_DATETIME_CHARS = 64
+# What one element of a list-form ndarray is charged to max_array_bytes.
+_LIST_ITEM_BYTES = 8
 
 
-def check_depth(text: str, max_depth: int) -> None:
-    """Refuse ``text`` if its arrays and objects nest deeper than ``max_depth``."""
-    if text.count("[") + text.count("{") <= max_depth:
-        return
-    depth = 0
-    for match in _DEPTH_TOKENS.finditer(text):
-        char = text[match.start()]
-        if char in "[{":
-            depth += 1
-            if depth > max_depth:
-                raise DecodeError(
-                    f"document nests deeper than max_depth {max_depth} "
-                    f"(at character {match.start()})"
-                )
-        elif char in "]}":
-            depth -= 1
-
-
-def _plain_list(value: Any, type_name: str) -> None:
+def _plain_list(value: Any, type_name: str) -> int:
+    """Check that ``value`` holds only plain leaves; return how many it holds."""
     stack = [value]
+    leaves = 0
     while stack:
         item = stack.pop()
         if isinstance(item, list):
             stack.extend(item)
-        elif not isinstance(item, _PLAIN_LEAVES):
+            continue
+        leaves += 1
+        if not isinstance(item, _PLAIN_LEAVES):
             raise DecodeError(
                 f"{type_name}: a list-form array may hold only numbers, strings, booleans and "
                 f"null, not {type(item).__name__}"
             )
+    return leaves
 
 
 class RuntimeDecoder(json.JSONDecoder):
@@ -92,7 +86,7 @@ class RuntimeDecoder(json.JSONDecoder):
             kwargs.setdefault("parse_float", self._parse_float)
         super().__init__(*args, **kwargs)
         self._budget = self._new_budget()
-        self._parameters = ParameterReader(limits)
+        self._parameters = ParameterReader(limits, self._budget)
         self._handlers: dict[str, Callable[[Any], Any]] = {
             "datetime": self._datetime,
             "complex": self._complex,
@@ -110,8 +104,7 @@ class RuntimeDecoder(json.JSONDecoder):
         }
 
     def _new_budget(self) -> Budget:
-        limits = self.policy.limits
-        return Budget(limits.max_decompressed_bytes, limits.max_total_decompressed_bytes)
+        return Budget(self.policy.limits)
 
     # --- the document ------------------------------------------------------------------------
 
@@ -122,8 +115,9 @@ class RuntimeDecoder(json.JSONDecoder):
             raise DecodeError(
                 f"document of {len(s)} characters exceeds max_text_chars {limits.max_text_chars}"
             )
-        check_depth(s, limits.max_depth)
+        check_structure(s, limits)
         self._budget = self._new_budget()
+        self._parameters = ParameterReader(limits, self._budget)
         try:
             return super().decode(s) if _w is None else super().decode(s, _w)
         except RecursionError:
@@ -186,12 +180,12 @@ class RuntimeDecoder(json.JSONDecoder):
 
     def _ndarray(self, value: Any) -> np.ndarray:
         if isinstance(value, str):
-            return read_npy(inflate(value, "ndarray", self._budget))
+            return read_npy(inflate(value, "ndarray", self._budget, self._charge_npy_header))
         if not isinstance(value, (list, int, float, bool, complex)):
             raise DecodeError(
                 f"ndarray: value must be base64 text or a list, not {type(value).__name__}"
             )
-        _plain_list(value, "ndarray")
+        self._budget.charge_array(_plain_list(value, "ndarray") * _LIST_ITEM_BYTES, "ndarray")
         try:
             return np.array(value)
         except ValueError:
@@ -202,6 +196,13 @@ class RuntimeDecoder(json.JSONDecoder):
             return ragged
         except (ValueError, TypeError) as exc:
             raise DecodeError(f"ndarray: list cannot form an array ({exc})") from None
+
+    def _charge_npy_header(self, prefix: bytearray) -> bool:
+        header = read_npy_header(prefix, "ndarray")
+        if header is None:
+            return False
+        self._budget.charge_array(header.nbytes, "ndarray")
+        return True
 
     def _set(self, value: Any) -> set[Any]:
         if not isinstance(value, list):

@@ -11,6 +11,7 @@ import io
 import math
 import struct
 from collections.abc import Iterator
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.lib import format as npy_format
@@ -62,21 +63,38 @@ def _write_header(sink: _ChunkSink, array: np.ndarray) -> bool:
     return False
 
 
-def read_npy(buffer: bytearray | bytes, type_name: str = "ndarray") -> np.ndarray:
-    """The array stored in ``buffer`` (``.npy`` bytes), viewing ``buffer`` without a copy."""
+class NpyHeader(NamedTuple):
+    """What an ``.npy`` header declares."""
+
+    shape: tuple[int, ...]
+    fortran_order: bool
+    dtype: np.dtype[Any]
+    data_start: int
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of data the header declares."""
+        return math.prod(self.shape) * self.dtype.itemsize
+
+
+def read_npy_header(buffer: bytearray | bytes, type_name: str = "ndarray") -> NpyHeader | None:
+    """The header at the start of ``buffer``, or None while ``buffer`` holds only part of it.
+
+    Refuses bad magic, unknown versions, oversized headers and object dtypes.
+    """
 
     def bad(rule: str) -> DecodeError:
         return DecodeError(f"{type_name}: {rule}")
 
-    if len(buffer) < 10 or bytes(buffer[:6]) != _MAGIC:
+    if len(buffer) < 12:
+        return None
+    if bytes(buffer[:6]) != _MAGIC:
         raise bad("value is not .npy data (bad magic)")
     major = buffer[6]
     if major == 1:
         (header_len,) = struct.unpack_from("<H", buffer, 8)
         start = 10
     elif major == 2:
-        if len(buffer) < 12:
-            raise bad(".npy header is truncated")
         (header_len,) = struct.unpack_from("<I", buffer, 8)
         start = 12
     else:
@@ -85,33 +103,39 @@ def read_npy(buffer: bytearray | bytes, type_name: str = "ndarray") -> np.ndarra
         raise bad(f".npy header longer than {_MAX_HEADER} bytes")
     data_start = start + header_len
     if len(buffer) < data_start:
-        raise bad(".npy header is truncated")
+        return None
     header = io.BytesIO(bytes(buffer[:data_start]))
     try:
         npy_format.read_magic(header)
-        if major == 1:
-            shape, fortran_order, dtype = npy_format.read_array_header_1_0(
-                header, max_header_size=_MAX_HEADER
-            )
-        else:
-            shape, fortran_order, dtype = npy_format.read_array_header_2_0(
-                header, max_header_size=_MAX_HEADER
-            )
+        reader = (
+            npy_format.read_array_header_1_0 if major == 1 else npy_format.read_array_header_2_0
+        )
+        shape, fortran_order, dtype = reader(header, max_header_size=_MAX_HEADER)
     except (ValueError, TypeError, SyntaxError) as exc:
         raise bad(f".npy header is invalid ({exc})") from None
     if dtype.hasobject:
         raise bad("arrays of Python objects are refused (loading them needs pickle)")
-    count = math.prod(shape)
-    expected = count * dtype.itemsize
+    return NpyHeader(tuple(shape), bool(fortran_order), dtype, data_start)
+
+
+def read_npy(buffer: bytearray | bytes, type_name: str = "ndarray") -> np.ndarray:
+    """The array stored in ``buffer`` (``.npy`` bytes), viewing ``buffer`` without a copy."""
+    if len(buffer) < 10 or bytes(buffer[:6]) != _MAGIC:
+        raise DecodeError(f"{type_name}: value is not .npy data (bad magic)")
+    header = read_npy_header(buffer, type_name)
+    if header is None:
+        raise DecodeError(f"{type_name}: .npy header is truncated")
+    shape, fortran_order, dtype, data_start = header
+    expected = header.nbytes
     available = len(buffer) - data_start
     if available != expected:
-        raise bad(
-            f".npy data holds {available} bytes but its header (shape {shape}, dtype {dtype}) "
-            f"says {expected}"
+        raise DecodeError(
+            f"{type_name}: .npy data holds {available} bytes but its header (shape {shape}, "
+            f"dtype {dtype}) says {expected}"
         )
     if dtype.itemsize == 0:
         return np.zeros(shape, dtype=dtype)
-    flat = np.frombuffer(buffer, dtype=dtype, count=count, offset=data_start)
+    flat = np.frombuffer(buffer, dtype=dtype, count=math.prod(shape), offset=data_start)
     if fortran_order:
         return flat.reshape(shape[::-1]).transpose()
     return flat.reshape(shape)

@@ -25,6 +25,7 @@ from qiskit.circuit import Parameter, ParameterExpression, ParameterVector
 from qiskit.circuit.parametervector import ParameterVectorElement
 
 from engine.errors import DecodeError, EncodeError
+from engine.serialization.budget import Budget
 from engine.serialization.policy import DecodeLimits
 
 _PARAMETER = "!H16s"
@@ -196,10 +197,15 @@ class _Reader:
 
 
 class ParameterReader:
-    """Reads parameter records; vectors are shared within one document, as in the original."""
+    """Reads parameter records; vectors are shared within one document, as in the original.
 
-    def __init__(self, limits: DecodeLimits) -> None:
+    A vector's length is charged to ``budget`` before the vector is built (qiskit builds
+    every element of a vector as soon as one is taken: about 500 bytes each).
+    """
+
+    def __init__(self, limits: DecodeLimits, budget: Budget) -> None:
         self.limits = limits
+        self.budget = budget
         self.vectors: dict[uuid.UUID, ParameterVector] = {}
 
     def parameter(self, data: bytes) -> Parameter:
@@ -217,16 +223,12 @@ class ParameterReader:
     def _vector_element(self, reader: _Reader) -> Parameter:
         name_size, size, raw_uuid, index = reader.unpack(_VECTOR_ELEMENT)
         name = reader.text(name_size)
-        if size > self.limits.max_parameter_vector_length:
-            raise reader.bad(
-                f"ParameterVector {name!r} of length {size} exceeds max_parameter_vector_length "
-                f"{self.limits.max_parameter_vector_length}"
-            )
         if index >= size:
             raise reader.bad(f"element {index} of ParameterVector {name!r} of length {size}")
         root = uuid.UUID(int=(uuid.UUID(bytes=raw_uuid).int - index) % (1 << 128))
         vector = self.vectors.get(root)
         if vector is None:
+            self.budget.charge_vector(size, name, reader.type_name)
             vector = self.vectors[root] = ParameterVector(name, size, uuid=root)
         elif vector.name != name or len(vector) != size:
             raise reader.bad(f"ParameterVector {name!r} is described twice, differently")

@@ -44,15 +44,20 @@ class DecodeLimits(_Strict):
 
     max_text_chars: PositiveInt
     max_depth: int = Field(ge=2, le=500)
+    max_values: PositiveInt
     max_integer_digits: int = Field(ge=1, le=4300)
     non_finite_floats: Literal["allow", "refuse"]
     max_decompressed_bytes: PositiveInt
     max_total_decompressed_bytes: PositiveInt
+    max_array_bytes: PositiveInt
     max_circuit_qubits: PositiveInt
     max_circuit_clbits: PositiveInt
     max_parameter_vector_length: PositiveInt
+    max_total_parameter_vector_length: PositiveInt
     max_expression_chars: PositiveInt
     max_noise_model_qubits: PositiveInt
+    max_noise_model_errors: PositiveInt
+    max_noise_model_instructions: PositiveInt
     max_encoded_bytes: PositiveInt
 
 

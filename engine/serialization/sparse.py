@@ -13,8 +13,8 @@ import sys
 import zipfile
 from typing import Any
 
-from engine.errors import DecodeError
-from engine.serialization.binary import Budget
+from engine.errors import DecodeBudgetExceeded, DecodeError
+from engine.serialization.budget import Budget
 from engine.serialization.npy import read_npy
 
 _FORMATS = {
@@ -62,7 +62,12 @@ def read_npz(data: bytes, budget: Budget) -> Any:
         limit = budget.allowance()
         declared = sum(info.file_size for info in infos)
         if declared > limit:
-            raise bad(f"archive members declare {declared} bytes, over the {limit}-byte limit")
+            raise DecodeBudgetExceeded(
+                f"spmatrix: archive members declare {declared} bytes, over the {limit}-byte "
+                f"limit ({budget.allowance_limit()})",
+                budget.allowance_limit(),
+            )
+        budget.charge_array(declared, "spmatrix")
         for info in infos:
             name = info.filename.removesuffix(".npy")
             if name not in _MEMBERS or name in members:

@@ -22,7 +22,15 @@ from anyio import to_thread
 from fastapi import FastAPI
 
 from engine import __version__
-from engine.server import audit_routes, job_routes, ops, problems, program_routes, review_routes
+from engine.server import (
+    audit_routes,
+    docs,
+    job_routes,
+    ops,
+    problems,
+    program_routes,
+    review_routes,
+)
 from engine.server.limits import BodyLimitMiddleware, RateLimiter
 from engine.server.metrics import HTTPMetricsMiddleware, Metrics
 from engine.server.policy import ServerPolicy, load_server_policy
@@ -71,7 +79,7 @@ def create_app(settings: Settings | None = None, *, policy: ServerPolicy | None 
         version=__version__,
         description=_DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # served offline by engine.server.docs
         redoc_url=None,
     )
     app.state.settings = settings
@@ -80,6 +88,7 @@ def create_app(settings: Settings | None = None, *, policy: ServerPolicy | None 
     app.state.rate_limiter = RateLimiter(policy.rate_limit)
     app.state.draining = threading.Event()
     problems.install(app)
+    docs.install(app)
     app.include_router(program_routes.router)
     app.include_router(job_routes.router)
     app.include_router(review_routes.router)

@@ -24,7 +24,7 @@ import tarfile
 import zipfile
 import zlib
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, Any, Literal
 
 from engine.errors import ProgramError
 from engine.server.policy import ArchiveLimits
@@ -45,12 +45,18 @@ class ArchiveRejected(ProgramError):
     ``too_many_entries``, ``too_many_files``, ``too_large``, ``empty``.
     """
 
+    problem_slug = "archive-rejected"
+    problem_title = "Archive refused"
+
     def __init__(self, message: str, rule: str, member: str | None = None,
                  archive: str | None = None) -> None:
         self.rule = rule
         self.member = member
         where = f"member {member!r}: " if member is not None else ""
         super().__init__(f"{where}{message} (rule: {rule})", archive)
+
+    def problem_details(self) -> dict[str, Any]:
+        return {**super().problem_details(), "rule": self.rule, "member": self.member}
 
 
 def archive_kind(filename: str) -> ArchiveKind | None:

@@ -15,7 +15,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from engine.audit import AuditOrigin, OriginKind
 from engine.errors import AuthenticationError
@@ -62,7 +63,15 @@ def bearer_token(request: Request) -> str | None:
     return token or None
 
 
-def authenticate(request: Request) -> Principal:
+#: Declares the bearer scheme in the OpenAPI document (Swagger's Authorize button, generated
+#: clients); :func:`authenticate` reads and checks the header itself.
+BEARER = HTTPBearer(auto_error=False, description="A token from `program-engine users add`.")
+
+
+def authenticate(
+    request: Request,
+    _declared: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)] = None,
+) -> Principal:
     """The user the request's token belongs to; 401 or 429 otherwise."""
     token = bearer_token(request)
     state = request.app.state

@@ -8,24 +8,20 @@ the embedded one does.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Annotated, Any
 
+from anyio import to_thread
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 
+from engine.documents import INCLUDABLE, InterimDocument, JobDocument
 from engine.errors import InputValidationError
 from engine.records import JobStatus
 from engine.server.auth import Service
 from engine.server.problems import Problem, openapi_responses
-from engine.server.schemas import (
-    InterimOut,
-    JobList,
-    JobOut,
-    RunRequest,
-    job_etag,
-    job_json,
-)
+from engine.server.schemas import JobList, RunRequest, job_etag, job_json
 from engine.server.streams import job_events, job_record, wait_until_changed
 
 router = APIRouter(
@@ -34,10 +30,9 @@ router = APIRouter(
     responses=openapi_responses(401, 404, 422, 429),
 )
 
-INCLUDABLE = frozenset({"result", "logs"})
 
 
-@router.post("", status_code=201, response_model=JobOut,
+@router.post("", status_code=201, response_model=JobDocument,
              responses=openapi_responses(413, 503))
 def run_job(request: Request, response: Response, body: RunRequest,
             service: Service) -> dict[str, Any]:
@@ -70,12 +65,14 @@ def list_jobs(
     return {"jobs": [job_json(_record_of(job)) for job in jobs]}
 
 
-@router.get("/{job_id}", response_model=JobOut, responses={304: {"description": "Unchanged"}})
+@router.get("/{job_id}", response_model=JobDocument,
+            responses={304: {"description": "Unchanged"}})
 async def get_job(
     request: Request,
     job_id: str,
     service: Service,
-    include: Annotated[list[str], Query(description="result, logs (once final)")] = [],  # noqa: B006
+    include: Annotated[list[str], Query(
+        description="result (once DONE), logs, interim_results")] = [],  # noqa: B006
     wait: Annotated[float, Query(ge=0, description="Long poll: seconds to wait for a change "
                                  "of the job the If-None-Match ETag describes.")] = 0,
     if_none_match: Annotated[str | None, Header()] = None,
@@ -84,7 +81,8 @@ async def get_job(
     unknown = sorted(set(include) - INCLUDABLE)
     if unknown:
         raise InputValidationError(
-            [("include", f"unknown value {name!r} (known: logs, result)") for name in unknown],
+            [("include", f"unknown value {name!r} (known: {', '.join(sorted(INCLUDABLE))})")
+             for name in unknown],
             what="query parameters",
         )
     state = request.app.state
@@ -96,7 +94,11 @@ async def get_job(
     etag = job_etag(record)
     if if_none_match is not None and if_none_match == etag:
         return Response(status_code=304, headers={"ETag": etag})
-    return JSONResponse(job_json(record, frozenset(include)), headers={"ETag": etag})
+    interim = None
+    if "interim_results" in include:
+        messages = await to_thread.run_sync(service.job_messages, job_id, 0)
+        interim = [data for _seq, data in messages]
+    return JSONResponse(job_json(record, frozenset(include), interim), headers={"ETag": etag})
 
 
 @router.get("/{job_id}/result", responses={
@@ -120,12 +122,14 @@ def get_result(job_id: str, service: Service) -> Response:
                     "reason": record.reason}).response()
 
 
-@router.get("/{job_id}/interim", response_model=list[InterimOut])
+@router.get("/{job_id}/interim", response_model=list[InterimDocument])
 def get_interim(job_id: str, service: Service,
                 after: Annotated[int, Query(ge=0)] = 0) -> list[dict[str, Any]]:
-    """Interim messages with a sequence number above ``after``, in order."""
+    """Interim messages with a sequence number above ``after``, in order (values in
+    RuntimeEncoder's wire form)."""
     service.job_record(job_id)  # visibility first
-    return [{"seq": seq, "data": data} for seq, data in service.job_messages(job_id, after)]
+    return [{"seq": seq, "data": json.loads(data)}
+            for seq, data in service.job_messages(job_id, after)]
 
 
 @router.get("/{job_id}/logs", response_class=PlainTextResponse)
@@ -162,7 +166,7 @@ async def stream_job(
     )
 
 
-@router.post("/{job_id}/cancel", status_code=202, response_model=JobOut,
+@router.post("/{job_id}/cancel", status_code=202, response_model=JobDocument,
              responses=openapi_responses(403, 409))
 def cancel_job(job_id: str, service: Service) -> dict[str, Any]:
     """Cancel: a queued job ends at once, a running one's sandbox is stopped."""

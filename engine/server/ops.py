@@ -1,7 +1,8 @@
 """Operations: liveness, readiness, metrics, and who-am-I / backends for clients.
 
 ``/healthz`` answers while the process serves requests. ``/readyz`` checks that the store
-answers a query and Docker answers a ping, each within ``readiness_timeout_seconds``, and is
+answers a query and Docker answers a ping and lists every sandbox runtime the profiles name
+(``runsc``), each within ``readiness_timeout_seconds``, and is
 503 (problem+json listing the failed checks) otherwise, or while shutting down. ``/metrics``
 is the Prometheus text format. These three need no token (keep them off the public side of a
 reverse proxy if that matters).
@@ -41,8 +42,10 @@ async def readyz(request: Request) -> Any:
 
     def docker() -> None:
         from engine.sandbox.docker_client import shared_client
+        from engine.sandbox.runtimes import check_configured_runtimes
 
         shared_client().ping()
+        check_configured_runtimes(shared_client())
 
     for name, check in (("store", store), ("docker", docker)):
         try:
@@ -80,4 +83,4 @@ def whoami(user: CurrentUser) -> dict[str, Any]:
             responses=openapi_responses(401, 429))
 def backends(service: Service) -> dict[str, Any]:
     """The configured backends (``fake_<N>q`` devices are accepted as well)."""
-    return {"backends": service.backends()}
+    return {"backends": [backend.model_dump() for backend in service.backends()]}

@@ -1,5 +1,10 @@
 """Every error as RFC 7807 ``application/problem+json``.
 
+An engine error's document is its own (:meth:`engine.errors.EngineError.to_problem`: each
+class carries its status, type and details, and the remote client reads the document back
+with :meth:`~engine.errors.EngineError.from_problem`); this module adds the HTTP headers,
+answers plain invalid values (422) and framework refusals, and hides internal errors.
+
 A problem has ``type`` (``urn:program-engine:problem:<slug>``), ``title`` (the same for every
 problem of the type), ``status`` and ``detail`` (this occurrence, naming the field, file or
 limit), plus extension members:
@@ -32,7 +37,6 @@ from starlette.responses import Response
 from starlette.types import Send
 
 from engine import errors
-from engine.server.archives import ArchiveRejected
 
 log = logging.getLogger(__name__)
 
@@ -40,33 +44,8 @@ MEDIA_TYPE = "application/problem+json"
 TYPE_PREFIX = "urn:program-engine:problem:"
 AUTH_CHALLENGE = 'Bearer realm="program-engine"'
 
-# The first row whose class the exception is an instance of decides; subclasses come first.
-_KINDS: tuple[tuple[type[BaseException], int, str, str], ...] = (
-    (errors.AuthenticationError, 401, "unauthenticated", "Authentication required"),
-    (errors.ProgramNotFound, 404, "program-not-found", "Program not found"),
-    (errors.JobNotFound, 404, "job-not-found", "Job not found"),
-    (errors.ReviewNotFound, 404, "review-not-found", "Review not found"),
-    (errors.NotFound, 404, "not-found", "Not found"),
-    (errors.PermissionDenied, 403, "permission-denied", "Only the owner may do this"),
-    (errors.QuotaExceeded, 429, "quota-exceeded", "Limit reached"),
-    (errors.InvalidJobState, 409, "invalid-job-state", "Not possible in the job's state"),
-    (errors.DuplicateProgram, 409, "duplicate-program", "Program name already used"),
-    (errors.ProgramNotApproved, 409, "program-not-approved", "Program not approved"),
-    (errors.InvalidReviewState, 409, "review-not-pending", "Not waiting for review"),
-    (errors.ProgramRejected, 422, "program-rejected", "Program rejected by the static review"),
-    (ArchiveRejected, 422, "archive-rejected", "Archive refused"),
-    (errors.MetadataError, 422, "invalid-metadata", "Invalid program metadata"),
-    (errors.InputValidationError, 422, "invalid-inputs", "Invalid inputs"),
-    (errors.ProgramError, 422, "invalid-program", "Unusable program source"),
-    (errors.SerializationError, 422, "invalid-encoding", "Value cannot be encoded or decoded"),
-    (errors.BackendError, 422, "backend-unsuitable", "Backend unknown or unsuitable"),
-    (errors.SandboxUnavailable, 503, "sandbox-unavailable", "Sandbox unavailable"),
-    (errors.SandboxError, 500, "sandbox-error", "Sandbox failure"),
-    (errors.ConfigurationError, 500, "configuration-error", "Server misconfigured"),
-    (errors.RuntimeJobTimeout, 408, "timeout", "Timed out"),
-    (errors.EngineError, 400, "refused", "Request refused"),
-    (ValueError, 422, "invalid-value", "Invalid value"),
-)
+# What is not one of the engine's errors but is still answered with a document of its own.
+_VALUE_ERROR = (422, "invalid-value", "Invalid value")
 
 
 @dataclass
@@ -106,52 +85,24 @@ class Problem:
         await send({"type": "http.response.body", "body": body})
 
 
-def engine_class_name(exc: BaseException) -> str | None:
-    """The nearest class of ``exc`` defined in :mod:`engine.errors` (what the client raises)."""
-    for cls in type(exc).__mro__:
-        if cls.__module__ == errors.__name__:
-            return cls.__name__
-    return None
-
-
 def problem_for(exc: BaseException) -> Problem:
-    """The problem document describing ``exc``."""
-    kind = next((row for row in _KINDS if isinstance(exc, row[0])), None)
-    if kind is None:
+    """The problem document describing ``exc``: an engine error's own
+    (:meth:`~engine.errors.EngineError.to_problem`), an invalid value, or an internal error."""
+    if isinstance(exc, errors.EngineError):
+        document = exc.to_problem()
+        problem = Problem(document.pop("status"), document.pop("type").removeprefix(TYPE_PREFIX),
+                          document.pop("title"), document.pop("detail"), document)
+    elif isinstance(exc, ValueError):
+        problem = Problem(*_VALUE_ERROR, str(exc))
+    else:
         return internal_error()
-    _cls, status, slug, title = kind
-    problem = Problem(status, slug, title, str(exc))
-    if isinstance(exc, errors.RemoteError) and exc.status:
-        problem.status = exc.status
-    name = engine_class_name(exc)
-    if name is not None:
-        problem.extra["error"] = name
-    _add_details(problem, exc)
-    return problem
-
-
-def _add_details(problem: Problem, exc: BaseException) -> None:
-    extra = problem.extra
     if isinstance(exc, errors.AuthenticationError):
         problem.headers["WWW-Authenticate"] = AUTH_CHALLENGE
     retry_after = getattr(exc, "retry_after", None)
     if isinstance(retry_after, int):
         problem.headers["Retry-After"] = str(retry_after)
-        extra["retry_after"] = retry_after
-    if isinstance(exc, errors.MetadataError):
-        extra["fields"] = [{"loc": loc, "msg": msg} for loc, msg in exc.problems]
-    elif isinstance(exc, errors.InputValidationError):
-        extra["fields"] = [{"loc": loc, "msg": msg} for loc, msg in exc.violations]
-    elif isinstance(exc, ArchiveRejected):
-        extra.update(rule=exc.rule, member=exc.member)
-    elif isinstance(exc, errors.ProgramError):
-        extra.update(file=exc.filename, line=exc.line)
-    elif isinstance(exc, errors.ProgramRejected):
-        extra["report"] = exc.report.to_dict()
-    elif isinstance(exc, errors.BackendRejected):
-        extra["limit"] = exc.limit
-    elif isinstance(exc, errors.ProgramNotApproved):
-        extra.update(exc.problem_details())
+        problem.extra["retry_after"] = retry_after
+    return problem
 
 
 def internal_error() -> Problem:

@@ -12,16 +12,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 
+from engine.documents import ProgramDocument
 from engine.errors import ProgramError, ProgramRejected
 from engine.server.auth import Service
 from engine.server.problems import openapi_responses
-from engine.server.schemas import (
-    ProgramList,
-    ProgramOut,
-    ProgramPatch,
-    VisibilityChange,
-    program_json,
-)
+from engine.server.schemas import ProgramList, ProgramPatch, VisibilityChange, program_json
 from engine.server.uploads import metadata_bytes, number_field, spec_field, staged_program
 
 router = APIRouter(
@@ -45,7 +40,7 @@ MetadataField = Annotated[
 ]
 
 
-@router.post("", status_code=201, response_model=ProgramOut,
+@router.post("", status_code=201, response_model=ProgramDocument,
              responses=openapi_responses(413, 503))
 def create_program(request: Request, response: Response, service: Service,
                    file: FileField = None, source: SourceField = None,
@@ -95,13 +90,13 @@ def list_programs(
     return {"programs": [program_json(p) for p in service.programs(limit=limit, skip=skip)]}
 
 
-@router.get("/{program_id}", response_model=ProgramOut)
+@router.get("/{program_id}", response_model=ProgramDocument)
 def get_program(program_id: str, service: Service) -> dict[str, object]:
     """One program (404 when it is missing or another user's private program)."""
     return program_json(service.program(program_id))
 
 
-@router.put("/{program_id}", response_model=ProgramOut, responses=openapi_responses(403, 413))
+@router.put("/{program_id}", response_model=ProgramDocument, responses=openapi_responses(403, 413))
 def replace_program(
     request: Request,
     program_id: str,
@@ -130,7 +125,7 @@ def replace_program(
     return program_json(service.program(program_id))
 
 
-@router.patch("/{program_id}", response_model=ProgramOut, responses=openapi_responses(403))
+@router.patch("/{program_id}", response_model=ProgramDocument, responses=openapi_responses(403))
 def update_program(program_id: str, patch: ProgramPatch, service: Service) -> dict[str, object]:
     """A new version (same id) from changed metadata fields; the source stays."""
     service.update_program(
@@ -144,7 +139,7 @@ def update_program(program_id: str, patch: ProgramPatch, service: Service) -> di
     return program_json(service.program(program_id))
 
 
-@router.put("/{program_id}/visibility", response_model=ProgramOut,
+@router.put("/{program_id}/visibility", response_model=ProgramDocument,
             responses=openapi_responses(403))
 def set_visibility(program_id: str, body: VisibilityChange, service: Service) -> dict[str, object]:
     """Make the program public or private (owner or admin only)."""

@@ -7,12 +7,12 @@ them for the OpenAPI document and validate what clients send.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.records import JobRecord, JobStatus
+from engine.documents import BackendInfo, JobDocument, ProgramDocument
+from engine.records import JobRecord
 from engine.runtime_program import RuntimeProgram
 
 
@@ -67,68 +67,16 @@ class ProblemOut(BaseModel):
     detail: str
 
 
-class ProgramOut(BaseModel):
-    id: str
-    name: str
-    description: str
-    max_execution_time: float
-    version: int
-    review_status: str = "approved"
-    owner: str
-    is_public: bool
-    creation_date: datetime
-    update_date: datetime
-    backend_requirements: dict[str, Any]
-    parameters: dict[str, Any]
-    return_values: dict[str, Any]
-    interim_results: dict[str, Any]
-
-
 class ProgramList(BaseModel):
-    programs: list[ProgramOut]
-
-
-class JobErrorOut(BaseModel):
-    type: str | None
-    message: str | None
-    traceback: str | None
-
-
-class JobOut(BaseModel):
-    id: str
-    program_id: str
-    program_version: int
-    owner: str
-    status: JobStatus
-    reason: str | None
-    backend: str
-    profile: str | None
-    inputs: str = Field(description="The inputs as RuntimeEncoder wrote them (JSON text).")
-    options: dict[str, Any]
-    created_at: datetime
-    started_at: datetime | None
-    ended_at: datetime | None
-    error: JobErrorOut | None
-    metrics: dict[str, Any]
-    cancel_requested: bool
-    message_count: int = Field(description="Interim messages so far (the last one's seq).")
-    result: str | None = Field(
-        default=None, description="With include=result, once DONE: the encoded result text."
-    )
-    logs: str | None = Field(default=None, description="With include=logs, once final.")
+    programs: list[ProgramDocument]
 
 
 class JobList(BaseModel):
-    jobs: list[JobOut]
-
-
-class InterimOut(BaseModel):
-    seq: int
-    data: str = Field(description="The message as RuntimeEncoder wrote it (JSON text).")
+    jobs: list[JobDocument]
 
 
 class BackendList(BaseModel):
-    backends: list[str]
+    backends: list[BackendInfo]
 
 
 class WhoAmI(BaseModel):
@@ -144,43 +92,10 @@ def program_json(program: RuntimeProgram) -> dict[str, Any]:
     return program.to_dict()
 
 
-def job_json(record: JobRecord, include: frozenset[str] = frozenset()) -> dict[str, Any]:
-    """A job as the API shows it; ``include`` adds ``result`` and ``logs`` once it is final."""
-    error = None
-    if record.status in (JobStatus.ERROR, JobStatus.CANCELLED) and (
-        record.error_type or record.error_message or record.error_traceback
-    ):
-        error = {"type": record.error_type, "message": record.error_message,
-                 "traceback": record.error_traceback}
-    document: dict[str, Any] = {
-        "id": record.id,
-        "program_id": record.program_id,
-        "program_version": record.program_version,
-        "owner": record.owner,
-        "status": record.status.value,
-        "reason": record.reason,
-        "backend": record.backend,
-        "profile": record.profile,
-        "inputs": record.inputs,
-        "options": record.options,
-        "created_at": _iso(record.created_at),
-        "started_at": _iso(record.started_at),
-        "ended_at": _iso(record.ended_at),
-        "error": error,
-        "metrics": record.metrics,
-        "cancel_requested": record.cancel_requested,
-        "message_count": record.message_count,
-    }
-    if record.is_final:
-        if "result" in include:
-            document["result"] = record.result
-        if "logs" in include:
-            document["logs"] = record.logs
-    return document
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat()
+def job_json(record: JobRecord, include: frozenset[str] = frozenset(),
+             interim: list[str] | None = None) -> dict[str, Any]:
+    """A job as the API shows it (:class:`~engine.documents.JobDocument`)."""
+    return JobDocument.of(record, include, interim).to_json()
 
 
 def job_etag(record: JobRecord) -> str:

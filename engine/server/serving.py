@@ -3,11 +3,14 @@
 On the first signal the app is marked draining at once: open event streams end (clients
 reconnect later), long polls return, ``/readyz`` turns 503. uvicorn then stops accepting
 connections, gives open requests ``drain_seconds`` to finish, and runs the app's lifespan
-shutdown, which stops the job service gracefully (see :mod:`engine.server.app`).
+shutdown, which stops the job service gracefully (see :mod:`engine.server.app`). After that
+drain a SIGTERM is a normal end: the process exits 0 (uvicorn would raise the signal again
+and die of it).
 """
 
 from __future__ import annotations
 
+import signal
 import threading
 from types import FrameType
 
@@ -28,6 +31,11 @@ class _DrainingServer(uvicorn.Server):
         super().handle_exit(sig, frame)
 
 
+def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
+    """Installed while serving: uvicorn raises SIGTERM again once its shutdown is done."""
+    raise SystemExit(0)
+
+
 def serve(settings: Settings, *, log_level: str = "info") -> None:
     """Serve the API on ``settings.host:settings.port`` until a signal stops it."""
     policy = load_server_policy()
@@ -41,4 +49,8 @@ def serve(settings: Settings, *, log_level: str = "info") -> None:
         timeout_graceful_shutdown=policy.drain_seconds,  # type: ignore[arg-type]
         server_header=False,
     )
-    _DrainingServer(config, app.state.draining).run()
+    previous = signal.signal(signal.SIGTERM, _exit_cleanly)
+    try:
+        _DrainingServer(config, app.state.draining).run()
+    finally:
+        signal.signal(signal.SIGTERM, previous)

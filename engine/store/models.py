@@ -30,7 +30,7 @@ reviewer's decision.
 
 Times are timezone-aware UTC :class:`~datetime.datetime` objects on the Python side
 (:class:`UTCDateTime`). JSON columns are stored as text and decoded by the query modules,
-which hand callers plain records (:mod:`engine.store.records`), never these live objects.
+which hand callers plain records (:mod:`engine.records`), never these live objects.
 
 The migrations under ``migrations/versions/`` create exactly this schema; a test compares
 the two.

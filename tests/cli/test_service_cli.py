@@ -176,7 +176,7 @@ def test_program_lifecycle(home, runtime_image):
        "--max-execution-time", "60")
     again = as_json(home, "programs", "show", program_id)
     assert (again["version"], again["max_execution_time"]) == (3, 60)
-    assert again["creation_date"] == listed["creation_date"]
+    assert again["created_at"] == listed["created_at"]
 
     # Another user: a private program is invisible; a public one is read-only.
     result = cli(home, "programs", "show", program_id, user="bob")
@@ -266,7 +266,7 @@ def test_a_failed_job_exits_1_with_its_error(home, tmp_path, runtime_image):
     failed = json.loads(result.stdout)
     assert (failed["status"], failed["reason"], failed["result"]) == (
         "ERROR", "program_exception", None)
-    assert "ValueError: boom 42" in failed["error"]
+    assert failed["error"]["type"] == "ValueError" and failed["error"]["message"] == "boom 42"
     assert ok(home, "jobs", "logs", job_id).stdout == "about to fail\n"
 
 

@@ -93,3 +93,23 @@ def test_a_misspelt_policy_key_suggests_the_nearest(tmp_path: Path,
     monkeypatch.setenv("ENGINE_POLICY_DIR", str(tmp_path))
     with pytest.raises(PolicyError, match=r"warm_pool_sise: .*did you mean 'warm_pool_size'"):
         load_policy_model("sandbox", SandboxPolicy)
+
+
+def test_version_flag_and_command_print_the_version(folder: Path) -> None:
+    from engine import __version__
+
+    assert _cli("--version", cwd=folder).stdout.strip() == __version__
+    assert _cli("version", cwd=folder).stdout.strip() == __version__
+
+
+def test_backends_lists_qubits_and_limits(folder: Path, tmp_path: Path) -> None:
+    import os
+
+    env_home = {**os.environ, "ENGINE_HOME": str(tmp_path / "home")}
+    result = subprocess.run([str(SCRIPT), "backends", "--json"], cwd=folder, env=env_home,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    backends = {item["name"]: item for item in json.loads(result.stdout)}
+    assert backends["aer_simulator"]["num_qubits"] >= backends["aer_simulator"]["max_qubits"]
+    assert backends["aer_simulator"]["max_qubits"] == 26
+    assert backends["ibmq_qasm_simulator"]["alias_of"] == "aer_simulator"

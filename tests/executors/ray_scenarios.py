@@ -3,13 +3,16 @@
     python ray_scenarios.py POSTGRES_URL REPORT_JSON
 
 Re-executes itself under ``unshare --net``, starts the cluster (``ray_cluster.LocalCluster``),
-runs every scenario through ``RuntimeService(executor="ray")`` on PostgreSQL, writes what it
+runs every scenario through ``RuntimeService(executor="ray")`` on PostgreSQL (and drivers
+with no token or a wrong one, which the cluster must refuse), writes what it
 saw to REPORT_JSON for ``test_ray.py`` to check, and stops every Ray process it started.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
+import subprocess
 import sys
 import tempfile
 import time
@@ -30,6 +33,16 @@ ECHO = (
     "def main(backend, user_messenger, i=0):\n"
     "    user_messenger.publish({'i': i})\n"
     "    return i\n"
+)
+
+# A driver that connects and runs one task; it prints CONNECTED, or REFUSED and the error.
+DRIVER = (
+    "import sys, ray\n"
+    "try:\n"
+    "    ray.init(address=sys.argv[1], log_to_driver=False)\n"
+    "    print('CONNECTED', ray.get(ray.remote(lambda: 41 + 1).remote()))\n"
+    "except Exception as exc:\n"
+    "    print('REFUSED', type(exc).__name__, exc)\n"
 )
 
 
@@ -106,7 +119,7 @@ def cancel(service: Any) -> dict[str, Any]:
 
 
 def node_loss(service: Any, cluster: LocalCluster) -> dict[str, Any]:
-    program_id = service.upload_program(SLEEPER, _metadata("sleeper"))
+    program_id = service.upload_program(SLEEPER, _metadata("sleeper-node-loss"))
     jobs = [service.run(program_id, {"seconds": 8}) for _ in range(2)]
     _wait(lambda: all(job.interim_results() for job in jobs), 120)
     second_raylet = cluster.raylet_pids[1]
@@ -137,6 +150,28 @@ def node_loss(service: Any, cluster: LocalCluster) -> dict[str, Any]:
     }
 
 
+def token_refusal(cluster: LocalCluster, root: Path) -> dict[str, Any]:
+    """A fresh driver process with the cluster's token, with none, and with a wrong one."""
+    home = root / "driver-home"  # no ~/.ray/auth_token for Ray to fall back on
+    home.mkdir()
+    wrong = root / "wrong-token"
+    wrong.write_text(secrets.token_hex(32))
+    tokenless = {key: value for key, value in cluster.env.items()
+                 if not key.startswith("RAY_AUTH")}
+    drivers = {
+        "right": cluster.env,
+        "none": {**tokenless, "HOME": str(home), "RAY_AUTH_MODE": "disabled"},
+        "wrong": {**tokenless, "HOME": str(home), "RAY_AUTH_MODE": "token",
+                  "RAY_AUTH_TOKEN_PATH": str(wrong)},
+    }
+    out = {}
+    for name, env in drivers.items():
+        run = subprocess.run([sys.executable, "-c", DRIVER, cluster.address], env=env,
+                             capture_output=True, text=True, timeout=180, check=False)
+        out[name] = {"stdout": run.stdout.strip()[-2000:], "stderr": run.stderr[-4000:]}
+    return out
+
+
 def main() -> None:
     enter_loopback_namespace()
     postgres_url, report_path = sys.argv[1], Path(sys.argv[2])
@@ -147,6 +182,7 @@ def main() -> None:
         cluster.start()
         cluster.apply_env()
         report["token_mode"] = oct(cluster.token_file.stat().st_mode & 0o777)
+        report["drivers"] = token_refusal(cluster, root)
         from engine import RuntimeService
 
         with RuntimeService(home=root / "home", database_url=postgres_url, user="alice",

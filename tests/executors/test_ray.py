@@ -63,6 +63,15 @@ def test_the_cluster_ran_isolated_and_secured(report) -> None:
     assert len(report["nodes"]) == 2
 
 
+def test_a_driver_without_the_cluster_token_is_refused(report) -> None:
+    drivers = report["drivers"]
+    assert drivers["right"]["stdout"] == "CONNECTED 42", drivers["right"]
+    for name in ("none", "wrong"):
+        refused = drivers[name]
+        assert refused["stdout"].startswith("REFUSED ConnectionError"), (name, refused)
+        assert "InvalidAuthToken" in refused["stderr"], (name, refused["stderr"])
+
+
 def test_jobs_spread_over_both_nodes(report) -> None:
     nodes = Counter(job["node"] for job in report["many"])
     assert set(nodes) == set(report["nodes"])

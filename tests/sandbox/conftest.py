@@ -3,6 +3,11 @@
 The ``sandbox`` fixture runs a program with :func:`engine.submission.run_program` under a job id
 of its own, measures the wall time of the call, and checks after every run that the job's
 container is gone. The programs of the hostile tests live in ``tests/sandbox/hostile/``.
+
+A test about the wall takes ``wall_profile``: it runs once under each OCI runtime of
+:data:`WALLS` (runc, and gVisor's runsc, which ``scripts/setup`` installs). A missing runtime
+fails such a test when Docker is required (``ENGINE_REQUIRE_DOCKER=1``, CI), and never skips it
+silently there.
 """
 
 from __future__ import annotations
@@ -15,13 +20,17 @@ from typing import Any
 
 import pytest
 
+from engine.errors import SandboxUnavailable
 from engine.process_identity import this_process
 from engine.sandbox import Outcome, ResourceProfile, load_sandbox_policy
 from engine.sandbox.container import LABEL_ENGINE, LABEL_JOB, LABEL_OWNER
+from engine.sandbox.runtimes import check_runtime
 from engine.submission import run_program
+from tests.conftest import docker_required
 
 HOSTILE_DIR = Path(__file__).parent / "hostile"
 JOB_PREFIX = "test-"
+WALLS = ("runc", "runsc")  # the OCI runtimes every test about the wall runs under
 
 
 @dataclass
@@ -84,3 +93,22 @@ def sandbox(docker: Any, runtime_image: str) -> Sandbox:
 def hostile_profile() -> ResourceProfile:
     """The policy's ``small`` profile with a full core, so that the tests run quickly."""
     return load_sandbox_policy().profile("small").model_copy(update={"cpus": 1.0})
+
+
+@pytest.fixture(scope="session", params=WALLS)
+def wall(request: pytest.FixtureRequest, sandbox: Sandbox) -> str:
+    """The OCI runtime of this run of a wall test; it must be registered with Docker."""
+    try:
+        check_runtime(sandbox.client, request.param)
+    except SandboxUnavailable as exc:
+        if docker_required():
+            pytest.fail(f"the sandbox runtime {request.param} is required here: {exc}",
+                        pytrace=False)
+        pytest.skip(str(exc))
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def wall_profile(hostile_profile: ResourceProfile, wall: str) -> ResourceProfile:
+    """``hostile_profile`` under the runtime ``wall``."""
+    return hostile_profile.model_copy(update={"runtime": wall})

@@ -14,11 +14,13 @@ import contextlib
 import json
 import socket
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 import docker.errors as docker_errors
+import psutil
 import pytest
 from program_source_shim import (
     PROGRAM_SOURCE,
@@ -167,6 +169,85 @@ def test_cancel_ends_the_job_as_cancelled_by_user(sandbox, hostile_profile) -> N
     assert seen[0] == {"step": 0}
     assert outcome.interim[0] == {"step": 0}
     assert run.wall < max_time / 2, run.wall  # ended by the cancel, not by the watchdog
+
+
+SIMULATING = """
+from qiskit import QuantumCircuit
+
+def main(backend, user_messenger, qubits=22, layers=4):
+    circuit = QuantumCircuit(qubits)
+    for layer in range(layers):
+        for q in range(qubits):
+            circuit.rx(0.1 * (q + layer + 1), q)
+        for start in (0, 1):
+            for q in range(start, qubits - 1, 2):
+                circuit.cx(q, q + 1)
+    circuit.measure_all()
+    user_messenger.publish("submitting")
+    return backend.run(circuit, shots=10).result().get_counts()
+"""
+
+REFUSED_IN_THE_WORKER = """
+from qiskit import QuantumCircuit
+
+def main(backend, user_messenger, qubits=40, layers=16):
+    circuit = QuantumCircuit(qubits)
+    for layer in range(layers):
+        for start in (0, 1):
+            for q in range(start, qubits - 1, 2):
+                circuit.cx(q, q + 1)
+    circuit.measure_all()
+    try:
+        backend.run(circuit, shots=10, method="matrix_product_state").result()
+    except Exception as exc:
+        return {"type": type(exc).__name__, "limit": getattr(exc, "limit", None)}
+    return None
+"""
+
+
+def test_cancel_kills_the_jobs_simulation_worker_at_once(sandbox, hostile_profile) -> None:
+    from engine.backends import BackendRegistry
+
+    registry = BackendRegistry()
+    cancel = threading.Event()
+    killed: list[float] = []
+
+    def cancel_while_simulating() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            pids = registry.worker_pids()
+            if pids and psutil.Process(pids[0]).cpu_times().user > 0.5:
+                break
+            time.sleep(0.02)
+        else:
+            return
+        pid = pids[0]
+        started = time.monotonic()
+        cancel.set()
+        while psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+            if time.monotonic() - started > 10:
+                return
+            time.sleep(0.01)
+        killed.append(time.monotonic() - started)
+
+    watcher = threading.Thread(target=cancel_while_simulating)
+    watcher.start()
+    try:
+        run = sandbox.run(SIMULATING, {}, cancel=cancel, registry=registry,
+                          profile=hostile_profile, max_execution_time=120)
+    finally:
+        cancel.set()
+        watcher.join()
+        registry.close()
+    assert (run.outcome.status, run.outcome.reason) == ("CANCELLED", "user")
+    assert killed and killed[0] < 2, f"the worker outlived the cancel: {killed}"
+    assert registry.worker_pids() == []
+
+
+def test_a_refusal_in_the_worker_reaches_the_program_with_its_limit(sandbox) -> None:
+    run = sandbox.run(REFUSED_IN_THE_WORKER, {}, max_execution_time=120)
+    assert run.outcome.status == "DONE", run.outcome.error
+    assert run.outcome.result == {"type": "BackendRejected", "limit": "max_estimated_seconds"}
 
 
 # --- metrics -------------------------------------------------------------------------------

@@ -39,6 +39,8 @@ FIRES = [
     ("PE105", "import numpy as np\nnp.ctypeslib.load_library('a', 'b')"),
     ("PE105", "import logging\nlogging.handlers.SocketHandler('h', 1)"),
     ("PE105", "import subprocess as sp\nrunner = sp.run\nrunner(['id'])"),
+    # PE106 import-star (more cases in test_scan_families.py)
+    ("PE106", "from operator import *"),
     # PE201 dynamic-code
     ("PE201", "exec('x = 1')"),
     ("PE201", "eval('1 + 1')"),
@@ -89,6 +91,8 @@ FIRES = [
     ("PE305", "x.os.system('id')"),
     ("PE305", "import typing\ngetattr(typing, 'sys')"),
     ("PE305", "d['subprocess']"),
+    # PE306 sys-modules
+    ("PE306", "import logging\nlogging.sys.modules"),
     # PE401 reflective-access
     ("PE401", "getattr(o, name)"),
     ("PE401", "getattr(o, '__glob' + 'als__')"),
@@ -116,6 +120,10 @@ FIRES = [
     ("PE404", "import functools\nfunctools.partial(setattr, o)"),
     ("PE404", "handlers = [open]"),
     ("PE404", "v = vars"),
+    # PE405 format-computed
+    ("PE405", "def describe(template, value):\n    return template.format(value)\n"),
+    # PE406 unpacked-arguments
+    ("PE406", "import numpy as np\nnp.load(f, **{key: True})"),
     # PE501 file-write
     ("PE501", "open('/etc/passwd', 'w')"),
     ("PE501", "open('out.txt', 'a')"),

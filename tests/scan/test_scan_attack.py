@@ -6,11 +6,13 @@ Inputs are generated here; the timeouts only guard against hangs.
 
 from __future__ import annotations
 
+import builtins
+import os
 import random
 
 import pytest
 
-from engine.scan import scan_paths, scan_source
+from engine.scan import scan_paths, scan_source, scanner
 from tests.scan.conftest import rule_ids, with_changes
 
 pytestmark = pytest.mark.timeout(120)
@@ -45,16 +47,41 @@ def test_20_mb_upload_in_memory_is_rejected(policy):
     rejected_with(scan_source(data.decode(), policy=policy), "PE701")
 
 
-def test_a_file_that_grows_past_the_limit_while_read_is_caught(tmp_path, policy):
-    # st_size can understate what a read returns (special files, a file being written).
-    fifo_like = tmp_path / "zero.py"
-    fifo_like.write_bytes(b"x = 1\n" * (policy.limits.max_bytes // 6 + 10))
-    rejected_with(scan_paths([fifo_like], policy), "PE701")
+def _bytes_read_by_this_process() -> int:
+    """``rchar`` of /proc/self/io: every byte this process has had from read() calls."""
+    with open("/proc/self/io") as handle:
+        fields = dict(line.split(": ") for line in handle.read().splitlines())
+    return int(fields["rchar"])
+
+
+def test_a_file_that_grows_past_the_limit_while_read_is_caught(tmp_path, policy, monkeypatch):
+    # stat() sees six bytes; the file then grows to 64 MiB between the open and the read (as
+    # a file being written does). The reader must stop at the limit, not trust st_size.
+    path = tmp_path / "growing.py"
+    path.write_bytes(b"x = 1\n")
+    limit = policy.limits.max_bytes
+    grown = 64 * 1024 * 1024
+    assert grown > 8 * limit
+
+    def open_then_grow(file, *args, **kwargs):
+        handle = builtins.open(file, *args, **kwargs)  # noqa: SIM115 - the scanner closes it
+        if os.fspath(file) == str(path):
+            with builtins.open(path, "ab") as writer:
+                writer.truncate(grown)
+        return handle
+
+    monkeypatch.setattr(scanner, "open", open_then_grow, raising=False)
+    before = _bytes_read_by_this_process()
+    report = scan_paths([path], policy)
+    read = _bytes_read_by_this_process() - before
+
+    assert path.stat().st_size == grown
+    rejected_with(report, "PE701")
+    assert f"the file has {limit + 1} bytes" in report.findings[0].message
+    assert read < 2 * limit, f"read {read} bytes of a file capped at {limit}"
 
 
 def test_special_files_are_not_read(tmp_path, policy):
-    import os
-
     fifo = tmp_path / "pipe.py"
     os.mkfifo(fifo)
     rejected_with(scan_paths([fifo], policy), "PE802")

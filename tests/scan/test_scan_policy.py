@@ -23,6 +23,9 @@ def test_default_policy_lists_what_programs_need(policy):
         assert policy.import_status(module) == "deny", module
     for module in ("urllib.request", "http.client"):
         assert policy.import_status(module) == "deny", module
+    for name in ("codecs", "encodings.rot_13", "numpy.lib._datasource", "typing._eval_type"):
+        assert policy.import_status(name) == "deny", name
+    assert {"math", "qiskit"} <= set(policy.imports.star_allow)
     assert policy.import_status("pandas") == "unlisted"
     assert policy.mode == "reject" and policy.thresholds.severity is Level.MEDIUM
 
@@ -73,6 +76,8 @@ def test_lists_in_a_custom_policy_replace(tmp_path):
         ("limits:\n  max_ast_depth: 100000\n", "limits.max_ast_depth"),
         ("imports:\n  allow: [os]\n", "imports"),
         ("imports:\n  allow_more: ['not a module']\n", "imports.allow_more"),
+        ("imports:\n  star_allow: ['math; os']\n", "imports.star_allow"),
+        ("attribute_map: ../elsewhere.json\n", "attribute_map"),
         ("rules:\n  PE999: false\n", "rules"),
         ("bandit:\n  skip: [X1]\n", "bandit.skip"),
         ("scratch_dirs: [relative/dir]\n", "scratch_dirs"),

@@ -54,11 +54,12 @@ def _problem(response: httpx.Response, status: int) -> dict:
 def test_the_remote_lifecycle_of_a_sample(daemon, tokens) -> None:
     with daemon.client(tokens["alice"]) as service:
         assert service.user == "alice" and not service.is_admin
-        program_id = service.upload_program(str(HELLO))
+        program_id = service.upload_program(str(HELLO), new=True)
         program = service.program(program_id)
         metadata = load_metadata(HELLO / "hello_world.json")
         assert program_id.startswith("hello-world-") and program.owner == "alice"
-        assert program.version == 1 and program.parameters == metadata.spec.parameters
+        assert program.version == 1
+        assert program.parameters().metadata == metadata.spec.parameters
         assert program_id in {p.program_id for p in service.programs()}
 
         streamed: list = []
@@ -76,7 +77,10 @@ def test_the_remote_lifecycle_of_a_sample(daemon, tokens) -> None:
         assert streamed == [(job.job_id(), m) for m in interim]
         metrics = job.metrics()
         assert metrics["wall_seconds"] > 0 and metrics["start_seconds"] > 0 and metrics["node"]
-        assert job.inputs == {"iterations": 3} and job.backend() in service.backends()
+        assert job.inputs == {"iterations": 3}
+        backends = {backend.name: backend for backend in service.backends()}
+        assert job.backend() in backends and backends[job.backend()].num_qubits >= 5
+        assert backends["ibmq_qasm_simulator"].alias_of == "aer_simulator"
 
         again = service.job(job.job_id())
         assert again.result() == "Hello, World!" and again.interim_results() == interim
@@ -127,7 +131,7 @@ def test_failures_and_cancellation_raise_as_embedded(daemon, tokens) -> None:
             service.run(failing).result(timeout=120)
         assert failure.value.reason == "program_exception"
 
-        sleeper = service.upload_program(SLEEPER, SLEEPER_METADATA)
+        sleeper = service.upload_program(SLEEPER, SLEEPER_METADATA, new=True)
         job = service.run(sleeper, {"seconds": 120})
         deadline = time.monotonic() + 60
         while not job.interim_results() and time.monotonic() < deadline:
@@ -151,7 +155,7 @@ def test_refusals_raise_the_service_exceptions(daemon, tokens) -> None:
         assert rejected.value.report.findings and not rejected.value.report.accepted
         with pytest.raises(ProgramError, match="main"):
             service.upload_program("x = 1\n", {**SLEEPER_METADATA, "name": "nomain"})
-        program_id = service.upload_program(str(HELLO))
+        program_id = service.upload_program(str(HELLO), new=True)
         with pytest.raises(InputValidationError) as invalid:
             service.run(program_id, {"iterations": -1})
         assert invalid.value.violations[0][0] == "$.iterations"
@@ -168,10 +172,10 @@ def test_the_visibility_and_permission_matrix(daemon, tokens) -> None:
     alice, bob, root = (daemon.http(tokens[name]) for name in ("alice", "bob", "root"))
     anonymous, forged = daemon.http(), daemon.http("x" * 43)
     upload = {"file": ("sleeper.py", SLEEPER.encode())}
-    private = alice.post("/v1/programs", files=upload,
-                         data={"metadata": json.dumps(SLEEPER_METADATA)}).json()["id"]
+    private = alice.post("/v1/programs", files=upload, data={
+        "metadata": json.dumps(SLEEPER_METADATA), "new": "true"}).json()["id"]
     public = alice.post("/v1/programs", files=upload, data={
-        "metadata": json.dumps({**SLEEPER_METADATA, "name": "shared"})}).json()["id"]
+        "metadata": json.dumps({**SLEEPER_METADATA, "name": "shared"}), "new": "true"}).json()["id"]
     assert alice.put(f"/v1/programs/{public}/visibility",
                      json={"public": True}).status_code == 200
 
@@ -302,14 +306,15 @@ def test_oversized_bodies_get_413(daemon, tokens) -> None:
     assert "max_upload_bytes" in body["detail"]
 
 
-def test_the_rate_limit_answers_429_with_retry_after(daemon) -> None:
-    from engine.server.policy import load_server_policy
-
-    burst = load_server_policy().rate_limit.burst
+def test_the_rate_limit_answers_429_with_retry_after(start_daemon) -> None:
+    # A slow refill, so that even a loaded machine asks faster than tokens come back (at the
+    # default 50 per second, requests slower than 20 ms each never empty the bucket).
+    burst = 20
+    daemon = start_daemon(server={"rate_limit": {"requests_per_second": 1, "burst": burst}})
     hammer = daemon.http(daemon.user("hammer"))
-    responses = [hammer.get("/v1/whoami") for _ in range(burst + 100)]
+    responses = [hammer.get("/v1/whoami") for _ in range(2 * burst)]
     statuses = [response.status_code for response in responses]
-    assert statuses[0] == 200 and 429 in statuses
+    assert statuses[:burst] == [200] * burst and 429 in statuses
     limited = responses[statuses.index(429)]  # a later request may find a refilled token
     body = _problem(limited, 429)
     assert int(limited.headers["retry-after"]) >= 1 and body["error"] == "QuotaExceeded"
@@ -369,8 +374,6 @@ def test_a_long_poll_returns_when_the_job_changes(daemon, tokens) -> None:
     job = alice.post("/v1/jobs", json={"program_id": program_id, "inputs": {"n": 7}}).json()
     first = alice.get(f"/v1/jobs/{job['id']}")
     etag = first.headers["etag"]
-    assert alice.get(f"/v1/jobs/{job['id']}", headers={"If-None-Match": etag}).status_code in (
-        200, 304)
     seen = [first.json()["status"]]
     deadline = time.monotonic() + 120
     while seen[-1] != "DONE" and time.monotonic() < deadline:
@@ -381,7 +384,11 @@ def test_a_long_poll_returns_when_the_job_changes(daemon, tokens) -> None:
         assert answer.status_code == 200
         etag = answer.headers["etag"]
         seen.append(answer.json()["status"])
-    assert seen[-1] == "DONE" and answer.json()["result"] == "7"
+    assert seen[-1] == "DONE" and answer.json()["result"] == 7
+    # A final job no longer changes: asking with its ETag answers exactly 304, with no body.
+    conditional = alice.get(f"/v1/jobs/{job['id']}", headers={"If-None-Match": etag})
+    assert conditional.status_code == 304, conditional.text
+    assert conditional.content == b"" and conditional.headers["etag"] == etag
     unchanged = alice.get(f"/v1/jobs/{job['id']}", params={"wait": 0.2},
                           headers={"If-None-Match": etag})
     assert unchanged.status_code == 304 and unchanged.headers["etag"] == etag
@@ -430,3 +437,27 @@ def test_an_oversized_body_sent_at_once_is_answered_not_hung(daemon, tokens) -> 
         sock.sendall(request)
         answer = sock.recv(4096)
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+
+
+def test_a_duplicate_name_and_cancelling_an_ended_job_answer_409(daemon) -> None:
+    from engine.errors import RuntimeDuplicateProgramError, RuntimeInvalidStateError
+
+    token = daemon.user("carol")
+    http = daemon.http(token)
+    with daemon.client(token) as service:
+        program_id = service.upload_program(ECHO, {**ECHO_METADATA, "name": "twice"})
+        with pytest.raises(RuntimeDuplicateProgramError, match=program_id):
+            service.upload_program(ECHO, {**ECHO_METADATA, "name": "twice"})
+        again = http.post("/v1/programs", files={"file": ("echo.py", ECHO.encode())},
+                          data={"metadata": json.dumps({**ECHO_METADATA, "name": "twice"})})
+        assert _problem(again, 409)["error"] == "DuplicateProgram"
+        assert service.upload_program(ECHO, {**ECHO_METADATA, "name": "twice"}, new=True) \
+            != program_id
+
+        job = service.run(program_id, {"n": 1})
+        job.wait_for_final_state(timeout=120)
+        refused = http.post(f"/v1/jobs/{job.job_id()}/cancel")
+        assert _problem(refused, 409)["error"] == "InvalidJobState"
+        with pytest.raises(RuntimeInvalidStateError, match="has already ended"):
+            job.cancel()
+        assert job.status() == "DONE"

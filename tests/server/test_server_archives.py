@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import os
+import struct
 from pathlib import Path
 
 import pytest
 
 from engine.errors import ProgramError
-from engine.server.archives import ArchiveRejected, archive_kind, unpack
+from engine.server.archives import ArchiveRejected, _Unpacker, archive_kind, unpack
 from engine.server.policy import load_server_policy
 from engine.server.uploads import client_filename, staged_program
 from tests.server.conftest import METADATA, PROGRAM, good_program_files, tar_file, tar_gz, zip_bytes
 
 LIMITS = load_server_policy().archive
+
+
+def _written(folder: Path) -> int:
+    """Bytes of every file under ``folder``."""
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
 
 
 def _unpack(name: str, data: bytes, target: Path) -> Path:
@@ -60,13 +67,59 @@ def test_every_hostile_archive_is_refused_naming_its_rule(tmp_path: Path,
         assert written <= LIMITS.max_total_bytes, case
 
 
-def test_a_bomb_stops_at_the_limit_not_at_its_size(tmp_path: Path, hostile_archives) -> None:
+def test_a_bomb_that_declares_its_size_is_refused_before_a_byte_is_written(
+    tmp_path: Path, hostile_archives
+) -> None:
     name, data, _rule = hostile_archives["tar_bomb"]
     assert len(data) < 1_000_000
-    with pytest.raises(ArchiveRejected, match="max_total_bytes"):
+    with pytest.raises(ArchiveRejected, match="max_total_bytes") as refused:
         _unpack(name, data, tmp_path / "out")
-    written = sum(f.stat().st_size for f in (tmp_path / "out").rglob("*") if f.is_file())
-    assert written <= LIMITS.max_total_bytes
+    assert refused.value.member == "packed/zeros.bin"
+    assert _written(tmp_path / "out") == len(PROGRAM)  # only the file before the bomb
+
+
+def _understating_zip(declared: int, actual: int) -> bytes:
+    """A zip of one member of ``actual`` zero bytes whose two headers claim ``declared``."""
+    data = bytearray(zip_bytes([*good_program_files(), ("packed/zeros.bin", bytes(actual))]))
+    member = b"packed/zeros.bin"
+    local = data.find(b"PK\x03\x04")
+    while data[local + 30:local + 30 + len(member)] != member:
+        local = data.find(b"PK\x03\x04", local + 4)
+    central = data.find(b"PK\x01\x02")
+    while data[central + 46:central + 46 + len(member)] != member:
+        central = data.find(b"PK\x01\x02", central + 4)
+    struct.pack_into("<I", data, local + 22, declared)  # uncompressed size, local header
+    struct.pack_into("<I", data, central + 24, declared)  # and central directory
+    return bytes(data)
+
+
+def test_a_zip_member_that_understates_its_size_stops_at_the_header(tmp_path: Path) -> None:
+    declared, actual = 1000, 50_000_000
+    with pytest.raises(ArchiveRejected) as refused:
+        _unpack("lying.zip", _understating_zip(declared, actual), tmp_path / "out")
+    assert refused.value.member == "packed/zeros.bin"
+    # zipfile hands out no more than the header's size, then finds the CRC wrong.
+    assert refused.value.rule == "not_an_archive" and "CRC" in str(refused.value)
+    assert _written(tmp_path / "out") <= len(PROGRAM) + len(METADATA) + 6 + declared
+
+
+def test_a_member_that_delivers_more_than_its_header_stops_at_the_limit(
+    tmp_path: Path
+) -> None:
+    # The unpacker's byte counter is the last guard: a member whose data goes on past its
+    # declared size (here a real gzip stream of 50 MB of zeros, declared as 1000 bytes)
+    # is cut at max_total_bytes as it is decompressed and written.
+    target = tmp_path / "out"
+    target.mkdir()
+    unpacker = _Unpacker(target, LIMITS, "lying.tar.gz")
+    source = gzip.GzipFile(fileobj=io.BytesIO(gzip.compress(bytes(50_000_000))))
+    with pytest.raises(ArchiveRejected, match="max_total_bytes") as refused:
+        unpacker._file(["packed", "zeros.bin"], "packed/zeros.bin", 1000, source)
+    assert refused.value.rule == "too_large"
+    written = _written(target)
+    assert LIMITS.max_total_bytes - 64 * 1024 < written <= LIMITS.max_total_bytes
+    assert LIMITS.max_total_bytes < unpacker.total <= LIMITS.max_total_bytes + 64 * 1024
+    assert source.tell() == unpacker.total  # decompression stopped there too
 
 
 def test_a_huge_pax_header_is_cut_at_the_stream_limit(tmp_path: Path) -> None:

@@ -1,12 +1,21 @@
-"""Many users at once: 50 jobs from 10 users, each reaching one final state exactly once."""
+"""Many users at once: 50 jobs from 10 users, each run exactly once and reaching one final
+state exactly once.
+
+A run is a sandbox container: Docker's event log, filtered by the job-id label every
+container carries, shows how many containers were created and started for each job.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import threading
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from engine.sandbox.container import LABEL_ENGINE, LABEL_JOB
 from tests.server.conftest import ECHO, ECHO_METADATA
 
 pytestmark = pytest.mark.docker
@@ -15,7 +24,31 @@ USERS = 10
 JOBS_PER_USER = 5
 
 
-def test_fifty_jobs_from_ten_users_all_end_once(daemon, tokens) -> None:
+class ContainerEvents:
+    """Counts ``(job id, "create" | "start")`` of sandbox containers from now until
+    :meth:`stop`, read live from Docker's event stream (its replay buffer is too short)."""
+
+    def __init__(self, docker) -> None:
+        self.counts: Counter = Counter()
+        self._stream = docker.events(decode=True, filters={
+            "type": "container", "event": ["create", "start"], "label": LABEL_ENGINE})
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        with contextlib.suppress(Exception):  # the stream ends with an error when closed
+            for event in self._stream:
+                self.counts[(event["Actor"]["Attributes"].get(LABEL_JOB), event["Action"])] += 1
+
+    def stop(self) -> Counter:
+        if self._reader.is_alive():
+            time.sleep(1)  # let the last events arrive
+            self._stream.close()
+            self._reader.join(timeout=10)
+        return self.counts
+
+
+def test_fifty_jobs_from_ten_users_all_run_once(daemon, tokens, docker) -> None:
     with daemon.client(tokens["alice"]) as owner:
         program_id = owner.upload_program(
             ECHO, {**ECHO_METADATA, "name": "echo-many",
@@ -39,6 +72,7 @@ def test_fifty_jobs_from_ten_users_all_end_once(daemon, tokens) -> None:
                 done.append((name, n, job_id, job.result(timeout=600), str(job.status())))
         return done
 
+    containers = ContainerEvents(docker)
     try:
         with ThreadPoolExecutor(max_workers=len(submissions)) as pool:
             submitted = list(pool.map(submit, submissions))
@@ -50,6 +84,11 @@ def test_fifty_jobs_from_ten_users_all_end_once(daemon, tokens) -> None:
         with daemon.client(tokens["root"]) as admin:
             stored = admin.jobs(program_id=program_id, limit=None)
         assert sorted(j.job_id() for j in stored) == sorted(job_ids)  # none lost or doubled
+        # Each job ran once: one container created and started for it, never a second.
+        seen = containers.stop()
+        runs = {job_id: (seen[(job_id, "create")], seen[(job_id, "start")])
+                for job_id in job_ids}
+        assert runs == dict.fromkeys(job_ids, (1, 1))
         owners = Counter(j._record.owner for j in stored)
         assert owners == dict.fromkeys(clients, JOBS_PER_USER)
         for name, client in clients.items():
@@ -65,5 +104,6 @@ def test_fifty_jobs_from_ten_users_all_end_once(daemon, tokens) -> None:
 
         assert peak <= load_service_policy().max_concurrent_jobs
     finally:
+        containers.stop()
         for client in clients.values():
             client.close()

@@ -97,7 +97,7 @@ def test_sigterm_finishes_running_jobs_within_the_grace(start_daemon, docker,
             break
         time.sleep(0.05)
     assert refused and daemon.process.poll() is None
-    assert daemon.wait(timeout=60) in (0, -signal.SIGTERM)
+    assert daemon.wait(timeout=60) == 0  # drained, then a clean exit
     took = time.monotonic() - signalled
     assert grace - 1 < took < grace + 30
 

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from engine import errors
-from engine.client import _error_from
+from engine.client.wire import _error_from
 from engine.server.archives import ArchiveRejected
 from engine.server.limits import RateLimited, RateLimiter
 from engine.server.policy import RateLimit, load_server_policy

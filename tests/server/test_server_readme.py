@@ -37,7 +37,10 @@ def test_the_readme_daemon_recipe(tmp_path: Path, runtime_image) -> None:
         token = added.stdout.strip()
         assert "shown once" in added.stderr
 
-        remote = {**env, "PROGRAM_ENGINE_URL": daemon.url, "PROGRAM_ENGINE_TOKEN": token}
+        # The README offers the Python lines as another way in: they run as another user,
+        # since a second upload of a name the user already has is refused.
+        other = _cli("users", "add", "bob", "--home", str(home), env=env).stdout.strip()
+        remote = {**env, "PROGRAM_ENGINE_URL": daemon.url, "PROGRAM_ENGINE_TOKEN": other}
         done = subprocess.run([sys.executable, "-c", REMOTE_SNIPPET], cwd=REPO, env=remote,
                               capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, done.stderr

@@ -1,8 +1,10 @@
 """Looks for ways out of the sandbox and reports what it finds, without sending any packet.
 
 It tries to write to the root filesystem, reads its environment, looks for the Docker socket,
-calls setuid(0), reads its credentials and capabilities, lists the network interfaces and
-routes and resolves a name (which fails locally when there is no network).
+calls setuid(0), reads its credentials, capabilities and seccomp mode, lists the network
+interfaces and routes, resolves a name and connects to 192.0.2.1 (TEST-NET-1). Both fail
+locally when there is no network: with only ``lo`` and no route, connect() ends with
+ENETUNREACH before any packet is built.
 """
 
 import errno
@@ -66,6 +68,18 @@ def _resolve():
     return "resolved"
 
 
+def _connect():
+    probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    probe.settimeout(5)
+    try:
+        probe.connect(("192.0.2.1", 80))
+    except OSError as exc:
+        return _error_name(exc)
+    finally:
+        probe.close()
+    return "connected"
+
+
 def _routes():
     with open("/proc/net/route") as handle:
         return [line.split()[:3] for line in handle.readlines()[1:]]
@@ -103,4 +117,5 @@ def main(backend, user_messenger, **kwargs):
         "interfaces": sorted(os.listdir("/sys/class/net")),
         "routes": _routes(),
         "resolve": _resolve(),
+        "connect": _connect(),
     }

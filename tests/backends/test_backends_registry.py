@@ -1,34 +1,16 @@
 """Host backends: the registry, descriptions, requirements and admission limits."""
 
 import base64
-import io
 import json
 
 import pytest
-from qiskit import QuantumCircuit, qpy
+from backend_circuits import bell as _bell
+from backend_circuits import qpy_b64 as _qpy
 
 from engine.backends import BackendRegistry, JobUsage, load_backend_policy
 from engine.errors import BackendError, BackendRejected
 from engine.metadata import BackendRequirements
 from engine.serialization import RuntimeDecoder
-
-
-def _qpy(*circuits):
-    payloads = []
-    for circuit in circuits:
-        buffer = io.BytesIO()
-        qpy.dump(circuit, buffer)
-        payloads.append(base64.b64encode(buffer.getvalue()).decode())
-    return payloads
-
-
-def _bell(n=2):
-    qc = QuantumCircuit(n)
-    qc.h(0)
-    for q in range(1, n):
-        qc.cx(0, q)
-    qc.measure_all()
-    return qc
 
 
 @pytest.fixture(scope="module")

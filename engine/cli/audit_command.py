@@ -29,21 +29,19 @@ def register(app: typer.Typer) -> None:
 
 
 @contextmanager
-def _database(home: Any, database_url: Any, config: Any) -> Iterator[Any]:
+def _audit_log(home: Any, database_url: Any, config: Any) -> Iterator[Any]:
+    from engine.audit_log import open_audit_log
     from engine.errors import EngineError
-    from engine.store import open_database
 
+    settings = load_settings(config, home=home, database_url=database_url)
     try:
-        settings = load_settings(config, home=home, database_url=database_url)
-        database = open_database(settings.database_url, home=settings.home, settings=settings)
+        with open_audit_log(settings) as audit_log:
+            try:
+                yield audit_log
+            except (ValueError, LookupError) as exc:
+                fail(one_line(exc))
     except (EngineError, OSError) as exc:
         fail(one_line(exc))
-    try:
-        yield database
-    except (ValueError, LookupError) as exc:
-        fail(one_line(exc))
-    finally:
-        database.close()
 
 
 @audit_app.command("list")
@@ -68,8 +66,9 @@ def list_entries(
 
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
-    with _database(home, database_url, config) as database, database.read() as tx:
-        entries = tx.audit.list(since=since, actor=actor, action=action, obj=obj, limit=limit)
+    with _audit_log(home, database_url, config) as audit_log:
+        entries = audit_log.list(since=since, actor=actor, action=action, object_id=obj,
+                                 limit=limit)
     if as_json:
         print_json([entry.to_dict() for entry in entries])
         return
@@ -93,10 +92,8 @@ def verify(
     config: ConfigOption = None,
 ) -> None:
     """Recompute the hash chain; exit 1 naming the first entry changed, removed or inserted."""
-    from engine.audit import verify_entries
-
-    with _database(home, database_url, config) as database, database.read() as tx:
-        count, broken = verify_entries(tx.audit.stored())
+    with _audit_log(home, database_url, config) as audit_log:
+        count, broken = audit_log.verify()
     if broken is not None:
         fail(f"{broken} (checked {count} entries)", 1)
     console.print(f"audit log intact: {count} entries", markup=False)

@@ -558,12 +558,10 @@ class RuntimeService(RuntimeServiceInterface):
                 skip: int = 0) -> list[ProgramReview]:
         wanted = _review_status(status)
         with self._db.read() as tx:
-            reviewer = self._reviewer(tx)
-            records = tx.reviews.list(
+            records = tx.reviews.list(  # an uploader sees the decisions on their own versions
                 viewer=self.user, sees_all=self.is_admin, status=wanted,
+                own_only=not self._reviewer(tx),
                 limit=_page(limit, self._review_policy.max_page_size), skip=skip)
-        if not reviewer:  # an uploader sees the decisions on their own versions
-            records = [record for record in records if record.owner == self.user]
         return [ProgramReview(review_view(record, files=None, metadata={}, base_version=None,
                                           base_files=None, base_metadata=None,
                                           detailed=False), self)

@@ -95,11 +95,16 @@ class ReviewRepository(Repository):
         return None if row is None else _record(row)
 
     def list(self, *, viewer: str, sees_all: bool, status: ReviewStatus | None,
-             limit: int | None = 20, skip: int = 0) -> list[ReviewRecord]:
-        """Versions ``viewer`` may see (every one when ``sees_all``), oldest upload first."""
+             own_only: bool = False, limit: int | None = 20, skip: int = 0
+             ) -> list[ReviewRecord]:
+        """Versions ``viewer`` may see (every one when ``sees_all``; only their own programs'
+        with ``own_only``), oldest upload first."""
         check_page(limit, skip)
-        visible = true() if sees_all else or_(_PROGRAMS.c.owner == viewer,
-                                              _PROGRAMS.c.is_public)
+        if own_only:
+            visible = _PROGRAMS.c.owner == viewer
+        else:
+            visible = true() if sees_all else or_(_PROGRAMS.c.owner == viewer,
+                                                  _PROGRAMS.c.is_public)
         query = _select().where(visible)
         if status is not None:
             query = query.where(_VERSIONS.c.review_status == status.value)

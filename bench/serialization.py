@@ -1,10 +1,12 @@
 """Benchmark RuntimeEncoder / RuntimeDecoder: throughput and peak memory.
 
-    .venv/bin/python bench/serialization.py [--repeat N]
+    .venv/bin/python bench/serialization.py [--repeat N] [--memory-runs M] [--quick]
 
 Three payloads: a 10 MiB float64 ndarray, 1,000 small circuits, and a Result with 100
-experiments. Throughput is the best of N runs in this process. Peak memory is measured in a
-fresh subprocess per payload and direction, as resident memory (so allocations made in C and
+experiments. Encode and decode times are the median, min and max of N runs in this process
+(taking turns); the throughput is the payload over the sum of the two medians. Peak memory
+is measured in M fresh subprocesses per payload and direction (median, min and max), as
+resident memory (so allocations made in C and
 Rust count too): the kernel's high-water mark is reset just before the operation
 (``/proc/self/clear_refs``), and the peak above the resident size just before it is reported
 as a multiple of the payload, the encoded JSON text. For encoding, the value being encoded
@@ -20,12 +22,14 @@ import ctypes
 import gc
 import json
 import re
+import statistics
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from table import Figure, Target, add_quick_flag, interleaved, print_figures
 
 from engine.serialization import RuntimeDecoder, RuntimeEncoder
 
@@ -138,95 +142,48 @@ def measure(name: str, direction: str) -> dict[str, int]:
     return json.loads(output.strip().splitlines()[-1])
 
 
-def best_time(operation: Callable[[], Any], repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        operation()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=9)
+    parser.add_argument("--memory-runs", type=int, default=5)
     parser.add_argument(
         "--child", nargs=2, metavar=("PAYLOAD", "DIRECTION"), help=argparse.SUPPRESS
     )
+    add_quick_flag(parser)
     args = parser.parse_args()
     if args.child:
         measure_child(*args.child)
         return
+    if args.quick:
+        args.repeat, args.memory_runs = 2, 1
 
-    rows = []
+    figures: list[Figure] = []
+    target = Target.at_most(TARGET_MULTIPLE)
     for name, (label, build) in PAYLOADS.items():
         value = build()
         text = encode(value)
-        encode_s = best_time(lambda value=value: encode(value), args.repeat)
-        decode_s = best_time(lambda text=text: decode(text), args.repeat)
         size = len(text)
-        enc = measure(name, "encode")
-        dec = measure(name, "decode")
-        rows.append(
-            (
-                label,
-                size,
-                encode_s,
-                decode_s,
-                enc["peak"] / size,
-                dec["peak"] / size,
-                dec["kept"] / size,
-            )
-        )
-        del value, text
-
-    headers = (
-        "payload", "JSON size", "encode", "decode", "encode+decode", "peak encode",
-        "peak decode", "decoded value",
-    )  # fmt: skip
-    table = [
-        (
-            label,
-            f"{size / 1e6:.2f} MB",
-            f"{enc * 1e3:.0f} ms",
-            f"{dec * 1e3:.0f} ms",
-            f"{size / (enc + dec) / 1e6:.1f} MB/s",
-            f"{enc_mem:.2f}x",
-            f"{dec_mem:.2f}x",
-            f"{kept:.2f}x",
-        )
-        for label, size, enc, dec, enc_mem, dec_mem, kept in rows
-    ]
-    _print_table(headers, table)
-    for label, *_, enc_mem, dec_mem, kept in rows:
-        worst = max(enc_mem, dec_mem)
-        verdict = "met" if worst <= TARGET_MULTIPLE else "NOT met"
-        print(
-            f"{label}: peak {worst:.2f}x the payload, target {TARGET_MULTIPLE:g}x {verdict}"
-            f" (the decoded value alone keeps {kept:.2f}x)"
-        )
-
-
-def _print_table(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
-    try:
-        from rich.console import Console
-        from rich.table import Table
-    except ImportError:
-        widths = [
-            max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=True)
+        times = interleaved({"encode": lambda value=value: encode(value),
+                             "decode": lambda text=text: decode(text)}, args.repeat)
+        memory = {direction: [measure(name, direction) for _ in range(args.memory_runs)]
+                  for direction in ("encode", "decode")}
+        throughput = size / 1e6 / ((statistics.median(times["encode"])
+                                    + statistics.median(times["decode"])) / 1000)
+        about = f"{label} ({size / 1e6:.2f} MB of JSON)"
+        figures += [
+            Figure(f"{about}: encode", times["encode"], "ms"),
+            Figure(f"{about}: decode", times["decode"], "ms"),
+            Figure(f"{about}: encode+decode throughput", [throughput], "MB/s",
+                   note="payload / (median encode + median decode)"),
+            Figure(f"{about}: peak memory encoding (x payload)",
+                   [run["peak"] / size for run in memory["encode"]], "x", target, decimals=2),
+            Figure(f"{about}: peak memory decoding (x payload)",
+                   [run["peak"] / size for run in memory["decode"]], "x", target, decimals=2),
+            Figure(f"{about}: decoded value kept (x payload)",
+                   [run["kept"] / size for run in memory["decode"]], "x", decimals=2),
         ]
-        for line in (headers, *rows):
-            print(
-                "  ".join(str(cell).ljust(width) for cell, width in zip(line, widths, strict=True))
-            )
-        return
-    table = Table(title="RuntimeEncoder / RuntimeDecoder")
-    for header in headers:
-        table.add_column(header, justify="left" if header == "payload" else "right")
-    for row in rows:
-        table.add_row(*row)
-    Console(width=140).print(table)
-
+        del value, text
+    print_figures(figures, title="RuntimeEncoder / RuntimeDecoder")
 
 if __name__ == "__main__":
     main()

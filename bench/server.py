@@ -1,26 +1,28 @@
 """Daemon benchmark: status reads per second, HTTP overhead on a job, event delay.
 
-    .venv/bin/python bench/server.py [--jobs 15] [--seconds 5] [--messages 30]
+    .venv/bin/python bench/server.py [--jobs 15] [--seconds 2] [--read-runs 7] [--messages 30]
+                                     [--quick]
 
 Starts ``program-engine serve`` on 127.0.0.1 with a fresh home and a copy of ``policies/``
 whose per-user rate limit is lifted (the figures measure the daemon, not the limiter), and
-an embedded ``RuntimeService`` on another fresh home for comparison. Prints:
+an embedded ``RuntimeService`` on another fresh home for comparison. Prints each figure as
+the median, min and max of repeated runs:
 
 - job-status reads (``GET /v1/jobs/{id}``) per second, on one keep-alive connection and
-  on eight at once;
+  on eight at once, over ``--read-runs`` windows of ``--seconds`` each;
 - submit-to-result latency of hello_world (``iterations=1``) over HTTP and embedded, runs
   alternating. The sandbox's own time varies by more than the difference sought, so each
   run's *overhead* is its latency minus the job's time in the store (``created_at`` to
-  ``ended_at``): what the caller waits outside the job. Target: HTTP adds under 30 ms;
+  ``ended_at``): what the caller waits outside the job. Target: HTTP adds under 30 ms
+  (the median HTTP overhead minus the median embedded overhead);
 - the delay from ``publish()`` in the program to the callback in the client, over the event
-  stream and embedded (container and host share the clock).
+  stream and embedded (container and host share the clock), one sample per message.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
 import signal
 import socket
@@ -36,6 +38,7 @@ from typing import Any
 
 import httpx
 import yaml
+from table import Figure, Target, add_quick_flag, print_figures
 
 REPO = Path(__file__).resolve().parent.parent
 CLI = Path(sys.executable).with_name("program-engine")
@@ -103,7 +106,8 @@ def _token(home: Path, name: str) -> str:
 # --- status reads ------------------------------------------------------------------------------
 
 
-def bench_status_reads(url: str, token: str, job_id: str, seconds: float) -> list[str]:
+def bench_status_reads(url: str, token: str, job_id: str, seconds: float, runs: int
+                       ) -> list[Figure]:
     def reader(stop: float, counts: list[int]) -> None:
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}) as client:
             n = 0
@@ -113,19 +117,21 @@ def bench_status_reads(url: str, token: str, job_id: str, seconds: float) -> lis
                 n += 1
             counts.append(n)
 
-    rows = []
-    for connections in (1, 8):
-        counts: list[int] = []
-        stop = time.monotonic() + seconds
-        threads = [threading.Thread(target=reader, args=(stop, counts))
-                   for _ in range(connections)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        rate = sum(counts) / seconds
-        rows.append(f"job-status GETs per second, {connections} connection(s): {rate:,.0f}")
-    return rows
+    rates: dict[int, list[float]] = {1: [], 8: []}
+    for _ in range(runs):  # the two cases take turns
+        for connections, found in rates.items():
+            counts: list[int] = []
+            stop = time.monotonic() + seconds
+            threads = [threading.Thread(target=reader, args=(stop, counts))
+                       for _ in range(connections)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            found.append(sum(counts) / seconds)
+    return [Figure(f"job-status GETs, {connections} keep-alive connection(s)", found, "/s",
+                   decimals=0, note=f"{seconds:g} s windows")
+            for connections, found in rates.items()]
 
 
 # --- submit to result --------------------------------------------------------------------------
@@ -142,26 +148,27 @@ def _run_and_time(service: Any, program_id: str) -> tuple[float, float]:
     return latency, latency - in_store
 
 
-def bench_latency(remote: Any, embedded: Any, runs: int) -> list[str]:
+def bench_latency(remote: Any, embedded: Any, runs: int) -> list[Figure]:
     remote_id = remote.upload_program(str(HELLO))
     embedded_id = embedded.upload_program(str(HELLO))
     _run_and_time(remote, remote_id)  # warm both paths up
     _run_and_time(embedded, embedded_id)
-    samples: dict[str, list[tuple[float, float]]] = {"http": [], "embedded": []}
+    samples: dict[str, list[tuple[float, float]]] = {"HTTP": [], "embedded": []}
     for _ in range(runs):
-        samples["http"].append(_run_and_time(remote, remote_id))
+        samples["HTTP"].append(_run_and_time(remote, remote_id))
         samples["embedded"].append(_run_and_time(embedded, embedded_id))
-    rows = []
+    figures = []
     for name, values in samples.items():
-        latency = statistics.median(v[0] for v in values)
-        overhead = statistics.median(v[1] for v in values)
-        rows.append(f"hello_world submit-to-result, {name}: median {latency:.0f} ms "
-                    f"(outside the job: median {overhead:.1f} ms)")
-    added = (statistics.median(v[1] for v in samples["http"])
+        figures.append(Figure(f"hello_world (iterations=1) submit to result, {name}",
+                              [v[0] for v in values], "ms"))
+    for name, values in samples.items():
+        figures.append(Figure(f"time outside the job (latency - created_at..ended_at), {name}",
+                              [v[1] for v in values], "ms"))
+    added = (statistics.median(v[1] for v in samples["HTTP"])
              - statistics.median(v[1] for v in samples["embedded"]))
-    rows.append(f"HTTP adds (median overhead difference over {runs} runs each): "
-                f"{added:.1f} ms (target < 30 ms)")
-    return rows
+    figures.append(Figure("HTTP adds (median outside time HTTP - median embedded)", [added],
+                          "ms", Target.below(30), note="one difference of two medians"))
+    return figures
 
 
 # --- publish to callback -------------------------------------------------------------------------
@@ -182,51 +189,41 @@ def _delays(service: Any, program_id: str, count: int) -> list[float]:
     return delays
 
 
-def bench_events(remote: Any, embedded: Any, count: int) -> list[str]:
-    rows = []
+def bench_events(remote: Any, embedded: Any, count: int) -> list[Figure]:
+    figures = []
     for name, service in (("event stream (HTTP)", remote), ("embedded callback", embedded)):
         program_id = service.upload_program(TICKER, TICKER_METADATA)
         delays = sorted(_delays(service, program_id, count))
         p95 = delays[max(0, int(len(delays) * 0.95) - 1)]
-        rows.append(f"publish() to callback, {name}: median {statistics.median(delays):.1f} ms, "
-                    f"p95 {p95:.1f} ms, max {delays[-1]:.1f} ms ({len(delays)} messages)")
-    return rows
+        figures.append(Figure(f"publish() to callback, {name}", delays, "ms",
+                              note=f"one sample per message; p95 {p95:.1f} ms"))
+    return figures
 
 
-def _machine() -> str:
+def _docker_version() -> str:
     import docker
 
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    version = docker.from_env().version().get("Version", "?")
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    return (f"machine: {cpu}, {os.cpu_count()} cores, {memory:.1f} GiB, "
-            f"{platform.system()} {platform.release()}, Python {platform.python_version()}, "
-            f"Docker {version}; load average at start {load}")
+    return docker.from_env().version().get("Version", "?")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--jobs", type=int, default=15, help="latency runs per path")
-    parser.add_argument("--seconds", type=float, default=5, help="duration of each read test")
+    parser.add_argument("--seconds", type=float, default=2, help="length of each read window")
+    parser.add_argument("--read-runs", type=int, default=7, help="read windows per case")
     parser.add_argument("--messages", type=int, default=30, help="interim messages per run")
+    add_quick_flag(parser)
     args = parser.parse_args()
+    if args.quick:
+        args.jobs, args.seconds, args.read_runs, args.messages = 2, 0.5, 2, 5
 
     from engine.client import RemoteRuntimeService
     from engine.service import RuntimeService
 
-    print(_machine())
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
         daemon = _Daemon(root / "daemon", _policies(root / "policies"))
-        rows: list[str] = []
+        figures: list[Figure] = []
         try:
             token = _token(root / "daemon", "bench")
             with RemoteRuntimeService(daemon.url, token) as remote, \
@@ -234,19 +231,18 @@ def main() -> None:
                 program_id = remote.upload_program(str(HELLO))
                 job = remote.run(program_id, {"iterations": 1})
                 job.result(timeout=300)
-                steps: list[tuple[str, Callable[[], list[str]]]] = [
-                    ("status reads", lambda: bench_status_reads(daemon.url, token,
-                                                               job.job_id(), args.seconds)),
-                    ("latency", lambda: bench_latency(remote, embedded, args.jobs)),
-                    ("events", lambda: bench_events(remote, embedded, args.messages)),
+                steps: list[Callable[[], list[Figure]]] = [
+                    lambda: bench_status_reads(daemon.url, token, job.job_id(), args.seconds,
+                                               args.read_runs),
+                    lambda: bench_latency(remote, embedded, args.jobs),
+                    lambda: bench_events(remote, embedded, args.messages),
                 ]
-                for _name, step in steps:
-                    for row in step():
-                        print(row, flush=True)
-                        rows.append(row)
+                for step in steps:
+                    figures += step()
         finally:
             daemon.stop()
-
+    print_figures(figures, title=f"bench/server.py: daemon on 127.0.0.1, Docker "
+                                 f"{_docker_version()}")
 
 if __name__ == "__main__":
     main()

@@ -13,10 +13,10 @@ Each figure is the median of ``--runs`` repeats with min and max; the repeats of
 configurations are interleaved, so that a load change on the machine falls on all of them.
 Targets: the seccomp profile adds no measurable time (its difference within the spread);
 hello_world sandboxed under 0.8 s (bench/sandbox.py's target) under runc, and from the warm
-pool under runsc; relay overhead under 1.5 ms per call.
+pool; relay overhead under 1.5 ms per call (median relayed call minus median direct call).
 
-Run: ``.venv/bin/python bench/walls.py [--runs N]``. Needs Docker with runsc registered
-(``scripts/setup``).
+Run: ``.venv/bin/python bench/walls.py [--runs N] [--quick]``. Needs Docker with runsc
+registered (``scripts/setup``).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sandbox import RELAY
-from table import print_table
+from table import Figure, Target, add_quick_flag, print_figures
 
 REPO = Path(__file__).resolve().parent.parent
 HELLO = REPO / "program_source" / "hello_world"
@@ -46,18 +46,13 @@ def main(backend, user_messenger, calls=200_000):
 """
 
 
-def spread(samples: list[float], scale: float = 1.0, unit: str = "s") -> tuple[str, str]:
-    """The median as the value, ``min .. max`` as the note."""
-    digits = {"s": 3, "ms": 2}.get(unit, 0)
-    low, high = min(samples) * scale, max(samples) * scale
-    return (f"{statistics.median(samples) * scale:.{digits}f} {unit}",
-            f"min {low:.{digits}f}, max {high:.{digits}f}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=7)
+    add_quick_flag(parser)
     args = parser.parse_args()
+    if args.quick:
+        args.runs = 1
 
     from qiskit import QuantumCircuit
     from qiskit_aer import AerSimulator
@@ -132,38 +127,40 @@ def main() -> None:
     for _ in range(300):
         began = time.perf_counter()
         backend.run(circuit, shots=1).result()
-        direct.append(time.perf_counter() - began)
-    direct_median = statistics.median(direct)
+        direct.append((time.perf_counter() - began) * 1000)
 
-    rows: list[tuple[str, str, str]] = []
-    targets = {"runc, engine seccomp": "target < 0.8 s", "runsc": ""}
+    below = Target.below
+    figures: list[Figure] = []
     for name in walls:
-        value, note = spread(wall_time[name])
-        rows.append((f"hello_world sandboxed, {name}", value,
-                     f"{note}; {targets.get(name, '')}".rstrip("; ")))
+        target = below(0.8) if name == "runc, engine seccomp" else None
+        figures.append(Figure(f"hello_world sandboxed, {name}", wall_time[name], "s", target))
     engine, docker = (statistics.median(wall_time[name]) for name in list(walls)[:2])
-    low = min(wall_time[list(walls)[1]])
-    high = max(wall_time[list(walls)[1]])
-    verdict = "within the spread" if low <= engine <= high else "outside the spread"
-    rows.append(("seccomp profile's cost (engine - Docker default)",
-                 f"{(engine - docker) * 1000:+.0f} ms",
-                 f"{verdict} of Docker's default (target: not measurable)"))
+    low, high = min(wall_time[list(walls)[1]]), max(wall_time[list(walls)[1]])
+    verdict = "within" if low <= engine <= high else "OUTSIDE"
+    figures.append(Figure("seccomp profile's cost (median engine - median Docker default)",
+                          [(engine - docker) * 1000], "ms", decimals=0,
+                          note=f"{verdict} the spread of Docker's default (target: within)"))
     for name in walls:
-        value, note = spread(start_time[name])
-        rows.append((f"sandbox start to ready, {name}", value, note))
+        figures.append(Figure(f"sandbox start to ready, {name}", start_time[name], "s"))
     for name, samples in pooled.items():
-        value, note = spread(samples)
-        rows.append((f"hello_world from the warm pool, {name}", value,
-                     f"{note}; target < 0.8 s"))
-    rows.append(("backend.run, 1 qubit, direct Aer", f"{direct_median * 1000:.2f} ms", ""))
+        figures.append(Figure(f"hello_world from the warm pool, {name}", samples, "s",
+                              below(0.8)))
+    figures.append(Figure("backend.run, 1 qubit, direct Aer (per call)", direct, "ms",
+                          decimals=2))
     for name in walls:
-        overheads = [sample - direct_median for sample in per_call[name]]
-        value, note = spread(overheads, scale=1000, unit="ms")
-        rows.append((f"relay overhead per call, {name}", value, f"{note}; target < 1.5 ms"))
+        relayed = [sample * 1000 for sample in per_call[name]]
+        figures.append(Figure(f"backend.run through the relay, {name} (per call)", relayed,
+                              "ms", decimals=2))
+        # Per run: its mean relayed call minus the median direct call; so the median of these
+        # is the median relayed call against the median direct one.
+        figures.append(Figure(f"relay overhead per call, {name}",
+                              [sample - statistics.median(direct) for sample in relayed], "ms",
+                              below(1.5), decimals=2, note="each run minus median direct"))
     for name in walls:
-        value, note = spread(per_syscall[name], scale=1e9, unit="ns")
-        rows.append((f"one system call in the sandbox, {name}", value, note))
-    print_table(rows)
+        figures.append(Figure(f"one system call in the sandbox, {name}",
+                              [sample * 1e6 for sample in per_syscall[name]], "µs",
+                              decimals=2))
+    print_figures(figures, title="bench/walls.py")
 
 
 def _wait_ready(ready_count: Callable[[], int], timeout: float = 120) -> None:

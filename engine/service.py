@@ -62,8 +62,6 @@ from engine.runtime_job import RuntimeJob
 from engine.runtime_program import RuntimeProgram
 from engine.settings import Settings, get_settings
 from engine.store import Database, new_job_id, open_database
-from engine.submission import build_job_spec, check_options
-from engine.submission import review as scan_upload
 
 log = logging.getLogger(__name__)
 
@@ -97,23 +95,37 @@ class _Core:
     def __init__(self, database: Database, policy: ServicePolicy, max_concurrent_jobs: int,
                  executor: str | None, *, ray_address: str | None = None,
                  settings: Settings | None = None) -> None:
-        from engine.backends import BackendRegistry
-
         self.database = database
         self.policy = policy
         self.events = JobEvents()
-        self.registry = BackendRegistry()
+        self._registry: Any = None  # built on first use: it imports Qiskit
+        self._registry_lock = threading.Lock()
         self.users = 0
         self.executor: Any = None
         self.submitted: set[str] = set()  # jobs queued here for this process's executor
-        self._recover()
+        self._recover(reap=executor is not None)
         if executor is not None:
             self.executor = _make_executor(executor, self, max_concurrent_jobs,
                                            ray_address=ray_address, settings=settings)
             self.executor.start()
 
-    def _recover(self) -> None:
-        """End jobs whose engine process died on this host, and reap their containers."""
+    @property
+    def registry(self) -> Any:
+        """The backend registry, built on first use (listing jobs never needs Qiskit)."""
+        with self._registry_lock:
+            if self._registry is None:
+                from engine.backends import BackendRegistry
+
+                self._registry = BackendRegistry()
+            return self._registry
+
+    def _recover(self, *, reap: bool) -> None:
+        """End jobs whose engine process died on this host, and reap their containers.
+
+        Containers are reaped when this process will run sandboxes (``reap``) or has just
+        ended a dead process's jobs; a service that only reads (a CLI listing) then needs
+        neither Docker nor its SDK.
+        """
         with self.database.write() as tx:
             running = tx.jobs.list(status=JobStatus.RUNNING, limit=None)
             dead = {
@@ -123,6 +135,8 @@ class _Core:
             for claimer in sorted(dead):
                 recovered = tx.jobs.recover_after_restart(claimed_by=claimer)
                 log.warning("jobs %s ended: their engine process died", recovered.failed)
+        if not (reap or dead):
+            return
         try:
             from engine.sandbox.container import reap_orphans
             from engine.sandbox.docker_client import shared_client
@@ -153,7 +167,8 @@ class _Core:
     def close(self) -> None:
         if self.executor is not None:
             self.executor.shutdown(self.policy.shutdown_grace_seconds)
-        self.registry.close()
+        if self._registry is not None:
+            self._registry.close()
         self.database.close()
 
 
@@ -337,6 +352,9 @@ class RuntimeService(RuntimeServiceInterface):
     # --- programs ----------------------------------------------------------------------------
 
     def upload_program(self, data: Any, metadata: Any = None, *, new: bool = False) -> str:
+        # the job spec's models: not for listings
+        from engine.submission import review as scan_upload
+
         source = _load_upload(data, metadata)
         if not new:
             self._refuse_duplicate(source.metadata.name)
@@ -369,6 +387,7 @@ class RuntimeService(RuntimeServiceInterface):
     ) -> None:
         from engine.loader import program_from_files
         from engine.metadata import load_metadata
+        from engine.submission import review as scan_upload
 
         with self._db.read() as tx:
             current = self._owned_program(tx, program_id, with_files=True)
@@ -445,6 +464,7 @@ class RuntimeService(RuntimeServiceInterface):
         result_decoder: type[ResultDecoder] | None = None,
     ) -> RuntimeJob:
         from engine.metadata import load_metadata
+        from engine.submission import build_job_spec, check_options
 
         with self._db.read() as tx:
             program = self._visible_program(tx, program_id)
@@ -793,8 +813,10 @@ def _build_image(source: Any) -> None:
 
 
 def _scan_policy(policy: Any) -> Any:
+    if policy is None:  # the default policy, loaded by the scan (importing it costs 65 ms)
+        return None
     from engine.scan import ScanPolicy, load_scan_policy
 
-    if policy is None or isinstance(policy, ScanPolicy):
+    if isinstance(policy, ScanPolicy):
         return policy
     return load_scan_policy(policy)

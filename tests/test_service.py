@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -303,6 +304,35 @@ def test_views_for_other_users_share_the_store(service):
     assert root.program(program_id).owner == "alice"
     bob.close()  # a view's close leaves the store open
     assert service.program(program_id).program_id == program_id
+
+
+def test_a_service_without_executor_reaps_the_sandboxes_of_the_jobs_it_recovers(
+    home, docker, runtime_image
+):
+    """Reading services skip the Docker reap, except when they end a dead process's jobs."""
+    import socket
+
+    from engine.sandbox.container import LABEL_ENGINE, LABEL_OWNER
+    from engine.store import open_database
+
+    pid_max = int(Path("/proc/sys/kernel/pid_max").read_text())
+    dead = f"{socket.gethostname()}:{pid_max + 1}:0"  # no process can have this PID
+    with open_database(home=home) as db, db.write() as tx:
+        job = tx.jobs.create(program_id="gone-abc", program_version=1, owner="alice",
+                             backend="aer_simulator", inputs="{}")
+        assert tx.jobs.claim_next(dead).id == job.id
+    container = docker.containers.create(
+        runtime_image, ["true"], network_mode="none",
+        labels={LABEL_ENGINE: "1", LABEL_JOB: job.id, LABEL_OWNER: dead},
+    )
+    try:
+        with RuntimeService(home=home, user="alice", executor=None) as service:
+            assert service.job(job.id).status() == "ERROR"
+        with pytest.raises(docker_sdk.errors.NotFound):
+            docker.containers.get(container.id)
+    finally:
+        with contextlib.suppress(docker_sdk.errors.NotFound):
+            docker.api.remove_container(container.id, force=True)
 
 
 # --- the original client's API ---------------------------------------------------------------

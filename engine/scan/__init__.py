@@ -6,22 +6,35 @@ scan``). All judge findings under a :class:`ScanPolicy`, by default ``policies/s
 and return a :class:`Report`.
 """
 
-from engine.scan.findings import Finding, Level
-from engine.scan.policy import ScanPolicy, load_scan_policy, policy_from_mapping
-from engine.scan.report import Report
-from engine.scan.rules import RULES, Rule
-from engine.scan.scanner import scan_files, scan_paths, scan_source
+from __future__ import annotations
 
-__all__ = [
-    "RULES",
-    "Finding",
-    "Level",
-    "Report",
-    "Rule",
-    "ScanPolicy",
-    "load_scan_policy",
-    "policy_from_mapping",
-    "scan_files",
-    "scan_paths",
-    "scan_source",
-]
+from importlib import import_module
+from typing import Any
+
+# Imported on first use: reading the policy or a report does not load bandit.
+_EXPORTS = {
+    "Finding": "engine.scan.findings",
+    "Level": "engine.scan.findings",
+    "ScanPolicy": "engine.scan.policy",
+    "load_scan_policy": "engine.scan.policy",
+    "policy_from_mapping": "engine.scan.policy",
+    "Report": "engine.scan.report",
+    "RULES": "engine.scan.rules",
+    "Rule": "engine.scan.rules",
+    "scan_files": "engine.scan.scanner",
+    "scan_paths": "engine.scan.scanner",
+    "scan_source": "engine.scan.scanner",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -6,28 +6,35 @@ refused and ``policies/serialization.yaml`` for the limits and the ``settings`` 
 This package runs inside the sandbox too; it imports SciPy and Aer only when it meets them.
 """
 
-from engine.serialization.decoder import RuntimeDecoder
-from engine.serialization.encoder import RuntimeEncoder
-from engine.serialization.measure import measure_payload
-from engine.serialization.payload import check_payload
-from engine.serialization.plain import DecodeWarning
-from engine.serialization.policy import (
-    SerializationPolicy,
-    SettingsClass,
-    default_policy,
-    load_policy_file,
-    parse_policy,
-)
+from __future__ import annotations
 
-__all__ = [
-    "DecodeWarning",
-    "RuntimeDecoder",
-    "RuntimeEncoder",
-    "SerializationPolicy",
-    "SettingsClass",
-    "check_payload",
-    "default_policy",
-    "load_policy_file",
-    "measure_payload",
-    "parse_policy",
-]
+from importlib import import_module
+from typing import Any
+
+# Imported on first use: the policy and the plain-JSON helpers do not need Qiskit or NumPy;
+# only the encoder and the decoder do.
+_EXPORTS = {
+    "RuntimeDecoder": "engine.serialization.decoder",
+    "RuntimeEncoder": "engine.serialization.encoder",
+    "measure_payload": "engine.serialization.measure",
+    "check_payload": "engine.serialization.payload",
+    "DecodeWarning": "engine.serialization.plain",
+    "SerializationPolicy": "engine.serialization.policy",
+    "SettingsClass": "engine.serialization.policy",
+    "default_policy": "engine.serialization.policy",
+    "load_policy_file": "engine.serialization.policy",
+    "parse_policy": "engine.serialization.policy",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -31,9 +31,10 @@ from engine.server import (
     program_routes,
     review_routes,
 )
-from engine.server.limits import BodyLimitMiddleware, RateLimiter
+from engine.server.limits import RateLimiter, RequestLimitMiddleware
 from engine.server.metrics import HTTPMetricsMiddleware, Metrics
 from engine.server.policy import ServerPolicy, load_server_policy
+from engine.server.streams import StreamSlots
 from engine.settings import Settings, get_settings
 
 #: The user the daemon's own service object is opened as; requests act as their caller.
@@ -87,6 +88,8 @@ def create_app(settings: Settings | None = None, *, policy: ServerPolicy | None 
     app.state.metrics = metrics
     app.state.rate_limiter = RateLimiter(policy.rate_limit)
     app.state.draining = threading.Event()
+    app.state.stream_slots = StreamSlots(policy)
+    metrics.watch("streams", app.state.stream_slots)
     problems.install(app)
     docs.install(app)
     app.include_router(program_routes.router)
@@ -94,7 +97,7 @@ def create_app(settings: Settings | None = None, *, policy: ServerPolicy | None 
     app.include_router(review_routes.router)
     app.include_router(audit_routes.router)
     app.include_router(ops.router)
-    app.add_middleware(BodyLimitMiddleware, policy=policy)
+    app.add_middleware(RequestLimitMiddleware, policy=policy)
     app.add_middleware(HTTPMetricsMiddleware, metrics=metrics)
     return app
 

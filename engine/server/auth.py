@@ -81,11 +81,22 @@ def authenticate(
             "missing bearer token: send the header 'Authorization: Bearer <token>' "
             "(tokens come from `program-engine users add NAME`)"
         )
+    principal = principal_of(state, token, request_origin(request))
+    state.rate_limiter.check(principal.name)
+    return principal
+
+
+def principal_of(state: Any, token: str, origin: AuditOrigin | None = None) -> Principal:
+    """The user ``token`` belongs to now; :class:`AuthenticationError` if it is not valid.
+
+    Blocking (a store read); a long request re-checks its token with it (event streams).
+    A refusal is written to the audit log when ``origin`` says where the request came from.
+    """
     user = state.service.accounts.authenticate(token)
     if user is None:
-        state.service.accounts.refuse("invalid", request_origin(request))
+        if origin is not None:
+            state.service.accounts.refuse("invalid", origin)
         raise AuthenticationError("the bearer token is not valid (unknown or revoked)")
-    state.rate_limiter.check(user.name)
     return Principal(user.name, user.is_admin, user.is_reviewer)
 
 

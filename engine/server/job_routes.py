@@ -19,10 +19,15 @@ from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from engine.documents import INCLUDABLE, InterimDocument, JobDocument
 from engine.errors import InputValidationError
 from engine.records import JobStatus
-from engine.server.auth import Service
+from engine.server.auth import Service, bearer_token, principal_of
 from engine.server.problems import Problem, openapi_responses
 from engine.server.schemas import JobList, RunRequest, job_etag, job_json
-from engine.server.streams import job_events, job_record, wait_until_changed
+from engine.server.streams import (
+    SlotStreamingResponse,
+    job_events,
+    job_record,
+    wait_until_changed,
+)
 
 router = APIRouter(
     prefix="/v1/jobs",
@@ -139,7 +144,8 @@ def get_logs(job_id: str, service: Service) -> PlainTextResponse:
 
 
 @router.get("/{job_id}/stream", response_class=StreamingResponse, responses={
-    200: {"content": {"text/event-stream": {}}, "description": "Server-sent events."}})
+    200: {"content": {"text/event-stream": {}}, "description": "Server-sent events."},
+    **openapi_responses(503)})
 async def stream_job(
     request: Request,
     job_id: str,
@@ -147,7 +153,11 @@ async def stream_job(
     last_event_id: Annotated[int | None, Query(ge=0, description="Resume after this seq.")] = None,
     last_event_id_header: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> StreamingResponse:
-    """Interim messages as server-sent events, then the final state; resumable."""
+    """Interim messages as server-sent events, then the final state; resumable.
+
+    The stream ends when its token is revoked (``event: unauthorized``) or the job goes out
+    of the user's sight (``event: gone``); open streams are capped per user and in all.
+    """
     after = last_event_id or 0
     if last_event_id_header is not None and last_event_id_header.strip():
         text = last_event_id_header.strip()
@@ -159,8 +169,17 @@ async def stream_job(
         after = int(text)
     await job_record(service, job_id)  # 404 before the stream starts
     state = request.app.state
-    return StreamingResponse(
-        job_events(service, job_id, after, state.policy, state.draining),
+    token = bearer_token(request) or ""
+
+    def recheck() -> Any:
+        principal = principal_of(state, token)
+        return state.service.as_user(principal.name, is_admin=principal.is_admin)
+
+    user = service.user
+    state.stream_slots.acquire(user)
+    return SlotStreamingResponse(
+        job_events(service, job_id, after, state.policy, state.draining, recheck),
+        lambda: state.stream_slots.release(user),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

@@ -1,8 +1,11 @@
-"""Request limits from ``policies/server.yaml``: body size (413) and request rate (429).
+"""Request limits from ``policies/server.yaml``: header lines and bytes (431), body size
+(413) and request rate (429).
 
 The body limit is checked twice: on ``Content-Length`` before the application runs, and on
 the bytes actually received, so a chunked body or a lying header is cut off at the limit too.
-A multipart upload gets ``max_upload_bytes``, any other body ``max_body_bytes``.
+A multipart upload gets ``max_upload_bytes``, any other body ``max_body_bytes``. A refusal
+on ``Content-Length`` is answered at once, without waiting for the body: the HTTP protocol
+(:mod:`engine.server.protocol`) drops what of it still comes for a moment, then closes.
 
 The rate limit is a token bucket per user, checked after authentication.
 """
@@ -14,23 +17,18 @@ import threading
 import time
 from dataclasses import dataclass
 
-from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine.errors import QuotaExceeded
 from engine.server.policy import RateLimit, ServerPolicy
-from engine.server.problems import Problem
+from engine.server.problems import Problem, ProblemRaised
 
 
-class BodyTooLarge(HTTPException):
+class BodyTooLarge(ProblemRaised):
     """Raised inside ``receive`` when a body grows past its limit; ``problem`` is the answer.
 
     An ``HTTPException``, so that the framework's body parsing lets it through unchanged.
     """
-
-    def __init__(self, problem: Problem) -> None:
-        self.problem = problem
-        super().__init__(problem.status, problem.detail)
 
 
 def _too_large(limit: int, what: str) -> Problem:
@@ -39,8 +37,20 @@ def _too_large(limit: int, what: str) -> Problem:
                    {"error": "RemoteError", "limit": what})
 
 
-class BodyLimitMiddleware:
-    """Refuse request bodies over the policy's limit with 413 problem+json."""
+def _headers_refused(what: str, limit: str) -> Problem:
+    return Problem(431, "headers-too-large", "Request header fields too large",
+                   f"the request has {what} ({limit})", {"error": "RemoteError", "limit": limit})
+
+
+def _header_bytes(scope: Scope) -> int:
+    """The size of the request line and headers as sent (give or take the spacing)."""
+    size = len(scope.get("method", "")) + len(scope.get("raw_path") or b"") + 12
+    size += len(scope.get("query_string") or b"") + 1
+    return size + sum(len(name) + len(value) + 4 for name, value in scope.get("headers") or [])
+
+
+class RequestLimitMiddleware:
+    """Refuse too many or too large headers with 431 and bodies over the limit with 413."""
 
     def __init__(self, app: ASGIApp, policy: ServerPolicy) -> None:
         self.app = app
@@ -50,7 +60,19 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope.get("headers") or [])
+        raw_headers = scope.get("headers") or []
+        bounds = self.policy.connections
+        if len(raw_headers) > bounds.max_header_count:
+            await _headers_refused(f"more than {bounds.max_header_count} header lines",
+                                   "max_header_count").send(send)
+            return
+        if _header_bytes(scope) > bounds.max_header_bytes:
+            # A request whose headers came whole in one read passes h11's own limit, which
+            # only bounds headers still incomplete.
+            await _headers_refused(f"request line and headers over {bounds.max_header_bytes} "
+                                   "bytes", "max_header_bytes").send(send)
+            return
+        headers = dict(raw_headers)
         content_type = headers.get(b"content-type", b"").lower()
         if content_type.startswith(b"multipart/"):
             limit, what = self.policy.max_upload_bytes, "max_upload_bytes"
@@ -68,58 +90,33 @@ class BodyLimitMiddleware:
                               {"error": "RemoteError"}).send(send)
                 return
             if length > limit:
-                await _discard_body(receive, limit)
                 await _too_large(limit, what).send(send)
                 return
 
         received = 0
-        started = over = body_done = False
+        started = False
 
         async def limited_receive() -> Message:
-            nonlocal received, over, body_done
+            nonlocal received
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                body_done = not message.get("more_body", False)
                 if received > limit:
-                    over = True
                     raise BodyTooLarge(_too_large(limit, what))
             return message
 
-        async def drain() -> None:
-            # Let a client still sending read the answer; once the body has ended, another
-            # receive() would wait for the client to disconnect.
-            if not body_done:
-                await _discard_body(receive, limit)
-
-        async def draining_send(message: Message) -> None:
+        async def recording_send(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                if over:
-                    await drain()
             await send(message)
 
         try:
-            await self.app(scope, limited_receive, draining_send)
+            await self.app(scope, limited_receive, recording_send)
         except BodyTooLarge as exc:
             if started:  # pragma: no cover - the app answered, then read on
                 raise
-            await drain()
             await exc.problem.send(send)
-
-
-async def _discard_body(receive: Receive, limit: int) -> None:
-    """Read and drop up to ``limit`` more bytes of the body, so that a client still sending
-    it reads the refusal instead of a reset connection; past that the connection closes."""
-    discarded = 0
-    while discarded <= limit:
-        message = await receive()
-        if message["type"] != "http.request":
-            return
-        discarded += len(message.get("body", b""))
-        if not message.get("more_body", False):
-            return
 
 
 @dataclass

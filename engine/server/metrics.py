@@ -8,7 +8,12 @@
 - ``program_engine_scanner_rejections_total``: uploads the static review rejected;
 - ``program_engine_http_requests_total{method,route,status}`` and
   ``program_engine_http_request_duration_seconds{method,route}``: by route template, so ids
-  do not multiply the series.
+  do not multiply the series;
+- ``program_engine_connections_open``, ``program_engine_connections_refused_total``,
+  ``program_engine_event_streams_open`` and ``program_engine_log_records_suppressed_total``:
+  the client bounds at work (the log says little under a flood, by design).
+
+No series carries a user name, a program id or a job id.
 
 Finished jobs are read from the store at scrape time (whoever ran them), a little before the
 last one seen, and de-duplicated by id, so a job that committed late is still counted once.
@@ -23,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -54,6 +59,30 @@ class _JobCounts(Collector):
         yield family
 
 
+class _Bounds(Collector):
+    """The client bounds' counts, read at scrape time from whatever :class:`Metrics` watches."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        watched = self.metrics.watched
+        rows = (
+            ("connections", GaugeMetricFamily, "program_engine_connections_open",
+             "Open HTTP connections (admitted).", "total"),
+            ("connections", CounterMetricFamily, "program_engine_connections_refused",
+             "Connections refused with 503 at a connection cap.", "refused"),
+            ("streams", GaugeMetricFamily, "program_engine_event_streams_open",
+             "Open event streams.", "total"),
+            ("log", CounterMetricFamily, "program_engine_log_records_suppressed",
+             "Warnings and errors left out of the log by its rate limit.", "suppressed_total"),
+        )
+        for source, family, name, text, attribute in rows:
+            watched_object = watched.get(source)
+            if watched_object is not None:
+                yield family(name, text, value=getattr(watched_object, attribute))
+
+
 class Metrics:
     """The registry of one app and the metrics the routes update.
 
@@ -65,6 +94,8 @@ class Metrics:
         self.service: Any = None
         self.registry = CollectorRegistry()
         self.registry.register(_JobCounts(self))
+        self.watched: dict[str, object] = {}
+        self.registry.register(_Bounds(self))
         self.scanner_rejections = Counter(
             "program_engine_scanner_rejections", "Uploads rejected by the static review.",
             registry=self.registry)
@@ -88,6 +119,11 @@ class Metrics:
     def bind(self, service: Any) -> None:
         """Read job counts and finished jobs through ``service`` (``None``: stop reading)."""
         self.service = service
+
+    def watch(self, source: str, counted: object) -> None:
+        """Report ``counted``'s figures: ``connections`` (a ``ConnectionGuard``), ``streams``
+        (``StreamSlots``) or ``log`` (the log's ``RateLimitFilter``)."""
+        self.watched[source] = counted
 
     def render(self) -> bytes:
         """The text exposition format, after taking in the jobs that ended since last time."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 
 from engine.policy_files import load_policy_model
 
@@ -29,6 +29,31 @@ class ArchiveLimits(_Frozen):
     max_name_length: PositiveInt
 
 
+class Connections(_Frozen):
+    """Bounds on slow, stale and too many clients, enforced by the HTTP protocol itself."""
+
+    header_timeout_seconds: float = Field(gt=0, le=300)
+    body_timeout_seconds: float = Field(gt=0, le=3600)
+    body_min_bytes_per_second: PositiveInt
+    unread_body_linger_seconds: float = Field(ge=0, le=60)
+    keep_alive_seconds: float = Field(gt=0, le=300)
+    max_header_bytes: int = Field(ge=1024, le=1_048_576)
+    max_header_count: int = Field(ge=8, le=10_000)
+    max_per_client: PositiveInt
+    max_total: PositiveInt | None = None
+    fd_reserve_fraction: float = Field(ge=0, lt=1)
+    fd_reserve_min: int = Field(ge=0)
+    refused_linger_seconds: float = Field(ge=0, le=10)
+
+
+class LogRateLimit(_Frozen):
+    """How many identical warnings and errors the daemon writes per interval."""
+
+    burst: PositiveInt
+    interval_seconds: float = Field(gt=0, le=86_400)
+    max_kinds: PositiveInt
+
+
 class ServerPolicy(_Frozen):
     """Every limit of the HTTP front door."""
 
@@ -40,10 +65,28 @@ class ServerPolicy(_Frozen):
     max_wait_seconds: float = Field(gt=0, le=300)
     stream_heartbeat_seconds: float = Field(gt=0, le=300)
     stream_retry_ms: int = Field(ge=0, le=600_000)
+    stream_recheck_seconds: float = Field(gt=0, le=300)
+    max_streams_per_user: PositiveInt
+    max_streams_total: PositiveInt
     wait_slice_seconds: float = Field(gt=0, le=5)
     readiness_timeout_seconds: float = Field(gt=0, le=300)
     worker_threads: int = Field(ge=4, le=4096)
     drain_seconds: float = Field(ge=0, le=3600)
+    connections: Connections
+    log_rate_limit: LogRateLimit
+
+    @model_validator(mode="after")
+    def _streams_leave_threads(self) -> ServerPolicy:
+        # Each open stream waits in a worker thread most of the time: the streams of all
+        # users together must leave threads for every other request.
+        if self.max_streams_total >= self.worker_threads:
+            raise ValueError(
+                f"max_streams_total ({self.max_streams_total}) must be below worker_threads "
+                f"({self.worker_threads}): open event streams hold worker threads"
+            )
+        if self.max_streams_per_user > self.max_streams_total:
+            raise ValueError("max_streams_per_user must not exceed max_streams_total")
+        return self
 
 
 def load_server_policy() -> ServerPolicy:

@@ -20,6 +20,9 @@ limit), plus extension members:
     For a refused archive: which rule the member broke.
 ``file``, ``line``, ``limit``
     Where a program error is, which admission limit refused.
+
+No document names a path of the server: the detail and every extension string pass through
+:func:`~engine.server.redact.redact_paths` (an upload's file is named as the client named it).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from starlette.responses import Response
 from starlette.types import Send
 
 from engine import errors
+from engine.server.redact import redact_paths, redact_value
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +64,13 @@ class Problem:
     headers: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        """The document, with every server path in it rewritten (:mod:`engine.server.redact`)."""
         return {
             "type": TYPE_PREFIX + self.slug,
             "title": self.title,
             "status": self.status,
-            "detail": self.detail,
-            **self.extra,
+            "detail": redact_paths(self.detail),
+            **redact_value(self.extra),
         }
 
     def body(self) -> bytes:
@@ -83,6 +88,14 @@ class Problem:
         headers += [(k.lower().encode(), v.encode()) for k, v in self.headers.items()]
         await send({"type": "http.response.start", "status": self.status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+class ProblemRaised(HTTPException):
+    """An HTTP refusal that carries its whole problem document, answered as it is."""
+
+    def __init__(self, problem: Problem) -> None:
+        self.problem = problem
+        super().__init__(problem.status, problem.detail, problem.headers or None)
 
 
 def problem_for(exc: BaseException) -> Problem:

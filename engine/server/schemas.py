@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from engine.documents import BackendInfo, JobDocument, ProgramDocument
 from engine.records import JobRecord
 from engine.runtime_program import RuntimeProgram
+from engine.server.redact import redact_paths
 
 
 class _Strict(BaseModel):
@@ -94,8 +95,18 @@ def program_json(program: RuntimeProgram) -> dict[str, Any]:
 
 def job_json(record: JobRecord, include: frozenset[str] = frozenset(),
              interim: list[str] | None = None) -> dict[str, Any]:
-    """A job as the API shows it (:class:`~engine.documents.JobDocument`)."""
-    return JobDocument.of(record, include, interim).to_json()
+    """A job as the API shows it (:class:`~engine.documents.JobDocument`).
+
+    The error's message and traceback name no server path (the program's own files keep
+    their names; see :mod:`engine.server.redact`).
+    """
+    document = JobDocument.of(record, include, interim).to_json()
+    error = document.get("error")
+    if isinstance(error, dict):
+        for key in ("message", "traceback"):
+            if isinstance(error.get(key), str):
+                error[key] = redact_paths(error[key])
+    return document
 
 
 def job_etag(record: JobRecord) -> str:

@@ -6,6 +6,10 @@ connections, gives open requests ``drain_seconds`` to finish, and runs the app's
 shutdown, which stops the job service gracefully (see :mod:`engine.server.app`). After that
 drain a SIGTERM is a normal end: the process exits 0 (uvicorn would raise the signal again
 and die of it).
+
+Connections are served by :class:`~engine.server.protocol.BoundedH11Protocol`, which bounds
+slow and too many clients (``connections`` in ``policies/server.yaml``); warnings and errors
+are rate-limited (:mod:`engine.server.log_limits`).
 """
 
 from __future__ import annotations
@@ -16,8 +20,11 @@ from types import FrameType
 
 import uvicorn
 
+from engine.server import log_limits
 from engine.server.app import create_app
+from engine.server.connections import ConnectionGuard, connection_budget
 from engine.server.policy import load_server_policy
+from engine.server.protocol import bounded_protocol
 from engine.settings import Settings
 
 
@@ -39,16 +46,27 @@ def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
 def serve(settings: Settings, *, log_level: str = "info") -> None:
     """Serve the API on ``settings.host:settings.port`` until a signal stops it."""
     policy = load_server_policy()
+    limits = policy.connections
+    budget = connection_budget(limits)
+    guard = ConnectionGuard(budget)
     app = create_app(settings, policy=policy)
     config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
+        http=bounded_protocol(guard, limits),
+        backlog=budget.accept_backlog,
+        ws="none",
         lifespan="on",
         log_level=log_level,
+        timeout_keep_alive=limits.keep_alive_seconds,  # type: ignore[arg-type]
+        h11_max_incomplete_event_size=limits.max_header_bytes,
         timeout_graceful_shutdown=policy.drain_seconds,  # type: ignore[arg-type]
         server_header=False,
     )
+    # After uvicorn has configured its loggers.
+    app.state.metrics.watch("log", log_limits.install(policy.log_rate_limit))
+    app.state.metrics.watch("connections", guard)
     previous = signal.signal(signal.SIGTERM, _exit_cleanly)
     try:
         _DrainingServer(config, app.state.draining).run()

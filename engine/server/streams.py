@@ -21,6 +21,11 @@ with a comment line (``: keep-alive``) whenever nothing was sent for
 reconnects with ``Last-Event-ID: <seq>`` gets exactly the messages after it. The stream ends
 after the final event, when the job is deleted (``event: gone``), or when the daemon shuts
 down (without a final event: the client reconnects later).
+
+Every ``stream_recheck_seconds`` an open stream checks its token again and reads the job as
+the token's user is now: a revoked token ends it with ``event: unauthorized``, a job the
+user may no longer see with ``event: gone``. :class:`StreamSlots` caps the open streams per
+user (429) and in all (503).
 """
 
 from __future__ import annotations
@@ -28,14 +33,18 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from anyio import to_thread
+from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
-from engine.errors import JobNotFound
+from engine.errors import AuthenticationError, JobNotFound, QuotaExceeded
 from engine.records import JobRecord
 from engine.server.policy import ServerPolicy
+from engine.server.problems import Problem, ProblemRaised
 from engine.server.schemas import job_etag
 
 KEEP_ALIVE = b": keep-alive\n\n"
@@ -56,6 +65,71 @@ def final_event(record: JobRecord) -> bytes:
 def gone_event(job_id: str) -> bytes:
     payload = json.dumps({"detail": f"job {job_id!r} not found"})
     return f"event: gone\ndata: {payload}\n\n".encode()
+
+
+def unauthorized_event() -> bytes:
+    payload = json.dumps({"detail": "the bearer token is not valid any more (revoked)"})
+    return f"event: unauthorized\ndata: {payload}\n\n".encode()
+
+
+class TooManyStreams(QuotaExceeded):
+    """A user holds as many open event streams as the policy allows."""
+
+    def __init__(self, user: str, limit: int, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(f"user {user!r} has {limit} event streams open (max_streams_per_user); "
+                         "close one or retry later")
+
+
+class StreamSlots:
+    """Open event streams, per user and in all."""
+
+    def __init__(self, policy: ServerPolicy) -> None:
+        self.policy = policy
+        self.by_user: Counter[str] = Counter()
+        self.total = 0
+        self._lock = threading.Lock()
+
+    def acquire(self, user: str) -> None:
+        """Count one more stream of ``user``; 429 or 503 when a cap is reached."""
+        policy = self.policy
+        retry = max(1, round(policy.stream_retry_ms / 1000))
+        with self._lock:
+            if self.by_user[user] >= policy.max_streams_per_user:
+                raise TooManyStreams(user, policy.max_streams_per_user, retry)
+            if self.total >= policy.max_streams_total:
+                raise ProblemRaised(Problem(
+                    503, "too-many-streams", "Too many event streams",
+                    f"the server holds {policy.max_streams_total} event streams "
+                    "(max_streams_total); retry later",
+                    {"error": "RemoteError", "limit": "max_streams_total"},
+                    {"Retry-After": str(retry)}))
+            self.by_user[user] += 1
+            self.total += 1
+
+    def release(self, user: str) -> None:
+        with self._lock:
+            self.total -= 1
+            self.by_user[user] -= 1
+            if self.by_user[user] <= 0:
+                del self.by_user[user]
+
+
+class SlotStreamingResponse(StreamingResponse):
+    """A streaming response that gives its stream slot back however the stream ends."""
+
+    def __init__(self, content: AsyncIterator[bytes], release: Callable[[], None],
+                 **kwargs: Any) -> None:
+        super().__init__(content, **kwargs)
+        self._release: Callable[[], None] | None = release
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            release, self._release = self._release, None
+            if release is not None:
+                release()
 
 
 async def job_record(service: Any, job_id: str) -> JobRecord:
@@ -82,11 +156,23 @@ async def wait_until_changed(service: Any, job_id: str, seen: str, wait: float,
 
 
 async def job_events(service: Any, job_id: str, after: int, policy: ServerPolicy,
-                     draining: threading.Event) -> AsyncIterator[bytes]:
-    """The event stream of one job, starting after message ``after``."""
+                     draining: threading.Event,
+                     recheck: Callable[[], Any] | None = None) -> AsyncIterator[bytes]:
+    """The event stream of one job, starting after message ``after``.
+
+    ``recheck`` (blocking) gives the service view of the stream's token as it is now, or
+    raises :class:`AuthenticationError`; it is called every ``stream_recheck_seconds``.
+    """
     yield f"retry: {policy.stream_retry_ms}\n\n".encode()
-    last_sent = time.monotonic()
+    last_sent = last_check = time.monotonic()
     while True:
+        if recheck is not None and time.monotonic() - last_check >= policy.stream_recheck_seconds:
+            try:
+                service = await to_thread.run_sync(recheck)
+            except AuthenticationError:
+                yield unauthorized_event()
+                return
+            last_check = time.monotonic()
         try:
             # The state is read before the messages: once it is final, every message is in.
             record = await job_record(service, job_id)

@@ -176,7 +176,7 @@ def test_program_lifecycle(home, runtime_image):
        "--max-execution-time", "60")
     again = as_json(home, "programs", "show", program_id)
     assert (again["version"], again["max_execution_time"]) == (3, 60)
-    assert again["created_at"] == listed["created_at"]
+    assert again["creation_date"] == listed["creation_date"]
 
     # Another user: a private program is invisible; a public one is read-only.
     result = cli(home, "programs", "show", program_id, user="bob")

@@ -339,7 +339,7 @@ def test_no_caches_lists_or_build_leftovers(probe: dict[str, Any]) -> None:
 def test_engine_code_is_only_the_sandbox_side(probe: dict[str, Any]) -> None:
     assert probe["engine_files"] == sorted(images.sandbox_source_files())
     assert probe["engine_precompiled"] is True
-    assert probe["policy_dir"] == "/opt/engine/policies"
+    assert probe["policy_dir"] == "/opt/engine/engine/policies"  # packaged with the engine
 
 
 def _host_import(module: str) -> str:

@@ -229,6 +229,65 @@ def test_the_visibility_and_permission_matrix(daemon, tokens) -> None:
     assert status(alice, "GET", f"/v1/programs/{private}") == 404
 
 
+def _final(client: httpx.Client, job_id: str) -> dict:
+    deadline = time.monotonic() + 120
+    while True:
+        job = client.get(f"/v1/jobs/{job_id}").json()
+        if job["status"] in ("DONE", "ERROR", "CANCELLED") or time.monotonic() > deadline:
+            return job
+        time.sleep(0.2)
+
+
+def test_a_non_owner_gets_the_missing_answer_on_every_route(daemon, tokens) -> None:
+    """Bob probing alice's private program and job learns nothing a made-up id would not
+    tell him, and changes nothing."""
+    alice, bob = daemon.http(tokens["alice"]), daemon.http(tokens["bob"])
+    metadata = json.dumps({**SLEEPER_METADATA, "name": "private-one"})
+    program_id = alice.post("/v1/programs", files={"file": ("sleeper.py", SLEEPER.encode())},
+                            data={"metadata": metadata}).json()["id"]
+    job_id = alice.post("/v1/jobs", json={"program_id": program_id,
+                                          "inputs": {"seconds": 0}}).json()["id"]
+    assert _final(alice, job_id)["status"] == "DONE"  # with a result, interim and logs
+    missing_program, missing_job = program_id[:-4] + "zzzz", job_id[:-6] + "000000"
+    routes = [
+        ("GET", "/v1/programs/{p}", {}),
+        ("PUT", "/v1/programs/{p}", {"files": {"source": ("x.py", ECHO.encode())},
+                                     "data": {"description": "mine now"}}),
+        ("PATCH", "/v1/programs/{p}", {"json": {"description": "mine now"}}),
+        ("PUT", "/v1/programs/{p}/visibility", {"json": {"public": True}}),
+        ("DELETE", "/v1/programs/{p}", {}),
+        ("POST", "/v1/jobs", {"json": {"program_id": "{p}"}}),
+        ("GET", "/v1/jobs/{j}", {"params": {"include": ["result", "logs"]}}),
+        ("GET", "/v1/jobs/{j}", {"params": {"wait": 0.2}, "headers": {"If-None-Match": "x"}}),
+        ("GET", "/v1/jobs/{j}/result", {}),
+        ("GET", "/v1/jobs/{j}/interim", {}),
+        ("GET", "/v1/jobs/{j}/logs", {}),
+        ("GET", "/v1/jobs/{j}/stream", {}),
+        ("POST", "/v1/jobs/{j}/cancel", {}),
+        ("DELETE", "/v1/jobs/{j}", {}),
+    ]
+
+    def ask(method: str, path: str, kwargs: dict, program: str, job: str) -> tuple:
+        text = json.dumps(kwargs.get("json")).replace("{p}", program)
+        options = {**kwargs, "json": json.loads(text)} if "json" in kwargs else kwargs
+        response = bob.request(method, path.format(p=program, j=job), **options)
+        body = response.text.replace(program, "<id>").replace(job, "<id>")
+        return response.status_code, response.headers["content-type"], json.loads(body)
+
+    for method, path, kwargs in routes:
+        hidden = ask(method, path, kwargs, program_id, job_id)
+        missing = ask(method, path, kwargs, missing_program, missing_job)
+        assert hidden[0] == 404 and hidden == missing, (method, path, hidden, missing)
+
+    assert {j["id"] for j in bob.get("/v1/jobs", params={"program_id": program_id}).json()[
+        "jobs"]} == set()
+    program = alice.get(f"/v1/programs/{program_id}").json()
+    assert program["version"] == 1 and not program["is_public"]
+    assert program["description"] == SLEEPER_METADATA["description"]
+    job = alice.get(f"/v1/jobs/{job_id}").json()
+    assert job["status"] == "DONE" and not job["cancel_requested"]
+
+
 def test_the_client_raises_404_and_403_as_the_service_does(daemon, tokens) -> None:
     with daemon.client(tokens["alice"]) as alice, daemon.client(tokens["bob"]) as bob:
         program_id = alice.upload_program(SLEEPER, {**SLEEPER_METADATA, "name": "mine"})
@@ -415,6 +474,69 @@ def test_health_readiness_metrics_and_docs(daemon, tokens) -> None:
     for path in ("/v1/programs", "/v1/programs/{program_id}", "/v1/jobs",
                  "/v1/jobs/{job_id}/stream", "/v1/jobs/{job_id}/result", "/metrics"):
         assert path in schema["paths"], path
+
+
+def test_metrics_name_no_user_and_no_id(daemon) -> None:
+    token = daemon.user("metrics-watcher-q7")
+    with daemon.client(token) as service:
+        program_id = service.upload_program(ECHO, {**ECHO_METADATA, "name": "metric-secret"})
+        job = service.run(program_id, {"n": 3})
+        assert job.result(timeout=120) == 3
+    with daemon.http(token) as client:
+        assert client.get(f"/v1/jobs/{job.job_id()}/logs").status_code == 200
+        assert client.get("/v1/programs/no-such-program-q7").status_code == 404
+    text = httpx.get(f"{daemon.url}/metrics").text
+    for secret in ("metrics-watcher-q7", "metric-secret", program_id, job.job_id(), token,
+                   "no-such-program-q7"):
+        assert secret not in text, secret
+    labels = set()
+    for line in text.splitlines():
+        if line.startswith("#") or "{" not in line:
+            continue
+        inside = line[line.index("{") + 1:line.rindex("}")]
+        labels |= {pair.split("=", 1)[0] for pair in inside.split('",') if pair}
+        if 'route="' in line:  # route templates only: the ids of a path never become labels
+            route = line.split('route="', 1)[1].split('"', 1)[0]
+            assert route == "<unmatched>" or route.startswith("/"), route
+    assert labels <= {"status", "reason", "method", "route", "le"}, labels
+
+
+def test_no_server_path_in_upload_errors_or_tracebacks(daemon) -> None:
+    import tempfile
+
+    from tests.server.conftest import tar_file, tar_gz
+
+    hidden = (tempfile.gettempdir() + "/", "program-engine-upload", "/opt/engine", "/usr/lib",
+              "/usr/local", str(REPO), "/program/")
+    client = daemon.http(daemon.user("pathfinder"))
+    metadata = json.dumps({**ECHO_METADATA, "name": "nomain"})
+    answers = [
+        client.post("/v1/programs", files={"file": ("nomain.py", b"x = 1\n")},
+                    data={"metadata": metadata}),
+        client.post("/v1/programs", files={"file": ("syn.py", b"def main(:\n")},
+                    data={"metadata": metadata}),
+        client.post("/v1/programs", files={"file": ("p.tgz", tar_gz([
+            tar_file("packed/packed.py", b"def main(backend, user_messenger):\n    pass\n"),
+            tar_file("packed/packed.json", b"{not json")]))}),
+    ]
+    for answer in answers:
+        _problem(answer, 422)
+        assert not any(part in answer.text for part in hidden), answer.text
+    assert answers[0].json()["file"] == "nomain.py"
+    assert answers[1].json()["detail"].startswith("syn.py:1: ")
+    assert answers[2].json()["detail"].startswith("packed/packed.json: ")
+
+    failing = ("import json\n\ndef main(backend, user_messenger, **kwargs):\n"
+               "    return json.loads('{')\n")
+    program_id = client.post("/v1/programs", files={"source": ("x.py", failing.encode())},
+                             data={"metadata": json.dumps({**ECHO_METADATA, "name": "broken"})}
+                             ).json()["id"]
+    job_id = client.post("/v1/jobs", json={"program_id": program_id}).json()["id"]
+    error = _final(client, job_id)["error"]
+    assert error["type"] == "JSONDecodeError"
+    assert 'File "broken.py", line 4, in main' in error["traceback"]
+    assert "<python>/json/decoder.py" in error["traceback"]
+    assert not any(part in error["traceback"] + error["message"] for part in hidden)
 
 
 def test_an_oversized_body_sent_at_once_is_answered_not_hung(daemon, tokens) -> None:

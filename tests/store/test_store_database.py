@@ -18,6 +18,7 @@ from sqlalchemy import inspect, text
 from engine.errors import ConfigurationError
 from engine.settings import Settings
 from engine.store import Database, default_url, open_database
+from engine.store.database import HEAD_REVISION, MIGRATIONS_DIR
 from engine.store.models import Base
 
 WORKER = Path(__file__).with_name("store_worker.py")
@@ -55,6 +56,42 @@ def test_second_open_is_idempotent_and_keeps_data(tmp_path: Path, add_program) -
     with open_database(home=tmp_path) as db, db.read() as tx:
         assert tx.programs.get(program.id) == program
     assert _revision(tmp_path / "engine.db") == [HEAD]
+
+
+def test_head_revision_constant_is_alembics_head() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("path_separator", "os")
+    assert ScriptDirectory.from_config(config).get_heads() == [HEAD_REVISION] == [HEAD]
+
+
+def test_a_store_behind_the_head_is_upgraded_on_open(tmp_path: Path) -> None:
+    open_database(home=tmp_path).close()
+    path = tmp_path / "engine.db"
+    with sqlite3.connect(path) as connection:  # as a store made before the users migration
+        connection.execute("DROP TABLE api_tokens")
+        connection.execute("DROP TABLE users")
+        connection.execute("UPDATE alembic_version SET version_num = '0001'")
+
+    open_database(home=tmp_path).close()
+
+    assert _tables(path) == TABLES | {"alembic_version"}
+    assert _revision(path) == [HEAD]
+
+
+def test_opening_a_current_store_does_not_import_alembic(tmp_path: Path) -> None:
+    open_database(home=tmp_path).close()
+    probe = (
+        "import sys; from pathlib import Path; from engine.store import open_database; "
+        f"open_database(home=Path({str(tmp_path)!r})).close(); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=60, check=True)
+    assert done.stdout.strip() == "[]"
 
 
 def test_migrated_schema_matches_the_models(db: Database) -> None:

@@ -50,7 +50,7 @@ from engine.store.users import UserRepository
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 #: The newest migration's revision id (``migrations/versions/``); a test checks that it is
 #: Alembic's head, so adding a migration without moving it fails the tests.
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 DATABASE_FILE = "engine.db"
 SUPPORTED_DIALECTS = ("sqlite", "postgresql")
 

@@ -109,9 +109,6 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-_REVIEW_STATUSES = ", ".join(f"'{status.value}'" for status in ReviewStatus)
-
-
 class Program(Base):
     """A program; its content lives in :class:`ProgramVersion` rows."""
 
@@ -154,10 +151,7 @@ class ProgramVersion(Base):
     review_comment: Mapped[str | None] = mapped_column(Text)
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    __table_args__ = (
-        CheckConstraint(f"review_status IN ({_REVIEW_STATUSES})", name="review_status"),
-        Index("ix_program_versions_review_status", "review_status"),
-    )
+    __table_args__ = (Index("ix_program_versions_review_status", "review_status"),)
 
 
 class ProgramFile(Base):

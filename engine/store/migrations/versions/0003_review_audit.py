@@ -22,22 +22,21 @@ TIME = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("program_versions") as batch:
-        batch.add_column(sa.Column("review_status", sa.String(16),
-                                   server_default=sa.text("'approved'"), nullable=False))
-        batch.add_column(sa.Column("uploader", NAME, nullable=True))
-        batch.add_column(sa.Column("scan_report", sa.Text(), nullable=True))
-        batch.add_column(sa.Column("reviewed_by", NAME, nullable=True))
-        batch.add_column(sa.Column("review_comment", sa.Text(), nullable=True))
-        batch.add_column(sa.Column("reviewed_at", TIME, nullable=True))
-        batch.create_check_constraint(
-            "review_status",
-            "review_status IN ('approved', 'pending_review', 'rejected')",
-        )
-        batch.create_index("ix_program_versions_review_status", ["review_status"])
-    with op.batch_alter_table("users") as batch:
-        batch.add_column(sa.Column("is_reviewer", sa.Boolean(), server_default=sa.false(),
-                                   nullable=False))
+    # Plain ADD COLUMN (no table rebuild on SQLite): every new column is nullable or has a
+    # default, and the review state's values are checked by the code that writes them.
+    for column in (
+        sa.Column("review_status", sa.String(16), server_default=sa.text("'approved'"),
+                  nullable=False),
+        sa.Column("uploader", NAME, nullable=True),
+        sa.Column("scan_report", sa.Text(), nullable=True),
+        sa.Column("reviewed_by", NAME, nullable=True),
+        sa.Column("review_comment", sa.Text(), nullable=True),
+        sa.Column("reviewed_at", TIME, nullable=True),
+    ):
+        op.add_column("program_versions", column)
+    op.create_index("ix_program_versions_review_status", "program_versions", ["review_status"])
+    op.add_column("users", sa.Column("is_reviewer", sa.Boolean(), server_default=sa.false(),
+                                     nullable=False))
     op.create_table(
         "audit_log",
         sa.Column("seq", sa.Integer(), autoincrement=False, nullable=False),
@@ -65,9 +64,8 @@ def downgrade() -> None:
     op.drop_table("audit_log")
     with op.batch_alter_table("users") as batch:
         batch.drop_column("is_reviewer")
+    op.drop_index("ix_program_versions_review_status", table_name="program_versions")
     with op.batch_alter_table("program_versions") as batch:
-        batch.drop_index("ix_program_versions_review_status")
-        batch.drop_constraint("ck_program_versions_review_status", type_="check")
         for column in ("reviewed_at", "review_comment", "reviewed_by", "scan_report",
                        "uploader", "review_status"):
             batch.drop_column(column)

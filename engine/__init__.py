@@ -35,6 +35,7 @@ _EXPORTS = {
     "SandboxUnavailable": "engine.errors",
     "BackendRejected": "engine.errors",
     "ProgramNotFound": "engine.errors",
+    "ProgramNotApproved": "engine.errors",
     "JobNotFound": "engine.errors",
     "PermissionDenied": "engine.errors",
     "RuntimeJobFailure": "engine.errors",

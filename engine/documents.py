@@ -140,6 +140,7 @@ class ProgramDocument(BaseModel):
     description: str
     max_execution_time: float
     version: int
+    review_status: str = "approved"
     owner: str
     is_public: bool
     creation_date: datetime
@@ -166,7 +167,8 @@ class ProgramDocument(BaseModel):
             current_version=self.version,
             version=ProgramVersionRecord(
                 program_id=self.id, version=self.version, metadata_json=json.dumps(metadata),
-                source_hash="", entry="", created_at=self.creation_date),
+                source_hash="", entry="", created_at=self.creation_date,
+                review_status=self.review_status),
         )
 
 

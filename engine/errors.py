@@ -352,6 +352,52 @@ class DuplicateProgram(EngineError):
     problem_title = "Program name already used"
 
 
+class ReviewNotFound(NotFound):
+    """No such program version, or the caller may not see its program."""
+
+    problem_slug = "review-not-found"
+    problem_title = "Review not found"
+
+
+class ProgramNotApproved(EngineError):
+    """A program has no approved version yet, so it cannot run.
+
+    ``pending_version`` names the version waiting for review (``None`` when every version
+    was rejected) and ``review`` where its review is seen (``/v1/reviews/<id>/<version>``,
+    ``program-engine review show <id> <version>``).
+    """
+
+    http_status = 409
+    problem_slug = "program-not-approved"
+    problem_title = "Program not approved"
+
+    def __init__(self, message: str, program_id: str = "", pending_version: int | None = None,
+                 review: str | None = None) -> None:
+        self.program_id = program_id
+        self.pending_version = pending_version
+        self.review = review
+        super().__init__(message)
+
+    def problem_details(self) -> dict[str, Any]:
+        return {"program_id": self.program_id, "pending_version": self.pending_version,
+                "review": self.review}
+
+    def _restore(self, problem: Mapping[str, Any], status: int) -> None:
+        self.program_id = str(problem.get("program_id") or "")
+        pending = problem.get("pending_version")
+        self.pending_version = pending if isinstance(pending, int) else None
+        review = problem.get("review")
+        self.review = review if isinstance(review, str) else None
+
+
+class InvalidReviewState(EngineError):
+    """The version is not waiting for review (already approved or rejected)."""
+
+    http_status = 409
+    problem_slug = "review-not-pending"
+    problem_title = "Not waiting for review"
+
+
 class QuotaExceeded(EngineError):
     """A per-user limit (queued jobs, request rate) would be exceeded; try again later."""
 

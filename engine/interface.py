@@ -16,9 +16,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from engine.audit import AuditRecord
     from engine.documents import BackendInfo
     from engine.program.result_decoder import ResultDecoder
     from engine.records import JobRecord, JobStatus
+    from engine.reviews import ProgramReview
     from engine.runtime_job import RuntimeJob
     from engine.runtime_program import RuntimeProgram
 
@@ -135,6 +137,39 @@ class RuntimeServiceInterface(Protocol):
 
     def close(self) -> None:
         """Release what this object holds (the store, or the HTTP connections)."""
+        ...
+
+    # --- reviews and the audit log ----------------------------------------------------------
+
+    def reviews(self, status: str | None = "pending_review", limit: int | None = 20,
+                skip: int = 0) -> list[ProgramReview]:
+        """Program versions in review state ``status`` (``None``: every state), oldest first.
+
+        A reviewer (or an admin) sees the versions of every program they can see; anyone
+        else sees only their own uploads, with the decision and the comment on each.
+        """
+        ...
+
+    def review(self, program_id: str, version: int) -> ProgramReview:
+        """What a reviewer sees of one version: the scan findings with their source lines,
+        the diff of every file and of the metadata against the previous approved version,
+        the uploader, the upload time and the visibility. :class:`ReviewNotFound` when the
+        caller may not see it. ``.approve(comment)`` / ``.reject(comment)`` decide on it."""
+        ...
+
+    def approve_version(self, program_id: str, version: int, comment: str = "") -> ProgramReview:
+        """Approve a pending version (reviewers and admins; not one's own upload unless the
+        review policy allows it); jobs then run it. Return the decided review."""
+        ...
+
+    def reject_version(self, program_id: str, version: int, comment: str) -> ProgramReview:
+        """Reject a pending version with a comment saying why (required; 422 when empty)."""
+        ...
+
+    def audit_log(self, since: datetime | None = None, actor: str | None = None,
+                  action: str | None = None, object_id: str | None = None,
+                  limit: int | None = 100, skip: int = 0) -> list[AuditRecord]:
+        """Audit entries matching every filter given, oldest first (admins only)."""
         ...
 
     # --- what a RuntimeJob reads through (engine.runtime_job.JobSource) -----------------

@@ -34,6 +34,14 @@ FINAL_STATUSES = frozenset({JobStatus.DONE, JobStatus.ERROR, JobStatus.CANCELLED
 ACTIVE_STATUSES = frozenset({JobStatus.QUEUED, JobStatus.RUNNING})
 
 
+class ReviewStatus(StrEnum):
+    """Where a program version stands with its reviewers: only an approved version runs."""
+
+    APPROVED = "approved"
+    PENDING_REVIEW = "pending_review"
+    REJECTED = "rejected"
+
+
 class Reason(StrEnum):
     """Why a job ended in ``ERROR`` or ``CANCELLED``: machine-readable and stable.
 
@@ -81,6 +89,8 @@ class ProgramVersionRecord:
     entry: str
     created_at: datetime
     files: dict[str, bytes] | None = field(default=None, repr=False)
+    review_status: str = ReviewStatus.APPROVED
+    uploader: str | None = None
 
     @cached_property
     def metadata(self) -> dict[str, Any]:
@@ -150,3 +160,4 @@ class UserRecord:
     is_admin: bool
     created_at: datetime
     active_tokens: int = 0
+    is_reviewer: bool = False

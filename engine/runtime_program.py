@@ -58,6 +58,14 @@ class RuntimeProgram:
         return self._record.current_version
 
     @property
+    def review_status(self) -> str:
+        """The current version's review state: approved, pending_review or rejected.
+
+        Jobs run the newest approved version, which may be older than :attr:`version`.
+        """
+        return str(self._record.version.review_status)
+
+    @property
     def creation_date(self) -> datetime:
         return self._record.created_at
 
@@ -122,6 +130,7 @@ class RuntimeProgram:
             "description": self.description,
             "max_execution_time": self.max_execution_time,
             "version": self.version,
+            "review_status": self.review_status,
             "owner": self.owner,
             "is_public": self.is_public,
             "creation_date": self.creation_date.isoformat(),
@@ -141,6 +150,7 @@ class RuntimeProgram:
             f"  Update date: {self.update_date.isoformat()}",
             f"  Max execution time: {self.max_execution_time}",
             f"  Version: {self.version}",
+            f"  Review status: {self.review_status}",
             f"  Owner: {self.owner}",
             f"  Is public: {self.is_public}",
             "  Backend requirements:",

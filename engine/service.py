@@ -33,16 +33,21 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.accounts import Accounts
+from engine.audit import EMBEDDED, Action, AuditOrigin, AuditRecord
 from engine.documents import BackendInfo
 from engine.errors import (
     DuplicateProgram,
     EngineError,
+    InputValidationError,
     InvalidJobState,
+    InvalidReviewState,
     JobNotFound,
     MetadataError,
     PermissionDenied,
+    ProgramNotApproved,
     ProgramNotFound,
     QuotaExceeded,
+    ReviewNotFound,
     SandboxUnavailable,
 )
 from engine.events import JobEvents
@@ -50,7 +55,9 @@ from engine.interface import RuntimeServiceInterface
 from engine.policy_files import load_policy_model
 from engine.process_identity import is_alive, is_local
 from engine.program import ResultDecoder
-from engine.records import JobRecord, JobStatus, ProgramRecord
+from engine.records import JobRecord, JobStatus, ProgramRecord, ReviewStatus
+from engine.review_policy import ReviewPolicy, load_review_policy
+from engine.reviews import ProgramReview, review_view
 from engine.runtime_job import RuntimeJob
 from engine.runtime_program import RuntimeProgram
 from engine.settings import Settings, get_settings
@@ -270,6 +277,9 @@ class RuntimeService(RuntimeServiceInterface):
         executor: str | None = DEFAULT_EXECUTOR,
         ray_address: str | None = None,
         settings: Settings | None = None,
+        is_reviewer: bool | None = None,
+        review_policy: ReviewPolicy | None = None,
+        origin: AuditOrigin = EMBEDDED,
     ) -> None:
         if not isinstance(user, str) or not user.strip():
             raise ValueError("user must be a non-empty string")
@@ -278,6 +288,9 @@ class RuntimeService(RuntimeServiceInterface):
             executor = settings.executor
         self.user = user
         self.is_admin = is_admin
+        self._is_reviewer = is_reviewer  # None: as the users table says
+        self._origin = origin
+        self._review_policy = review_policy or load_review_policy()
         self._home = Path(home) if home is not None else settings.home
         self._scan_policy = _scan_policy(policy)
         self._service_policy = load_service_policy()
@@ -301,7 +314,8 @@ class RuntimeService(RuntimeServiceInterface):
     def _db(self) -> Database:
         return self._core.database
 
-    def as_user(self, user: str, *, is_admin: bool = False) -> RuntimeService:
+    def as_user(self, user: str, *, is_admin: bool = False, is_reviewer: bool = False,
+                origin: AuditOrigin | None = None) -> RuntimeService:
         """A view of the same store acting as ``user`` (what the daemon uses per request).
 
         The view shares this object's store and executor; closing it does nothing, and it
@@ -313,6 +327,8 @@ class RuntimeService(RuntimeServiceInterface):
         view.__dict__.update(self.__dict__)
         view.user = user
         view.is_admin = is_admin
+        view._is_reviewer = is_reviewer
+        view._origin = origin or self._origin
         view._closed = True  # holds no reference of its own on the store
         return view
 
@@ -336,12 +352,15 @@ class RuntimeService(RuntimeServiceInterface):
     # --- programs ----------------------------------------------------------------------------
 
     def upload_program(self, data: Any, metadata: Any = None, *, new: bool = False) -> str:
-        from engine.submission import review  # the job spec's models: not for listings
+        # the job spec's models: not for listings
+        from engine.submission import review as scan_upload
 
         source = _load_upload(data, metadata)
         if not new:
             self._refuse_duplicate(source.metadata.name)
-        review(source, self._scan_policy)
+        report = scan_upload(source, self._scan_policy)
+        public = bool(source.metadata.is_public)
+        status = self._review_policy.status_for(report, first_version=True, public=public)
         _build_image(source)
         with self._db.write() as tx:
             record = tx.programs.create(
@@ -351,8 +370,9 @@ class RuntimeService(RuntimeServiceInterface):
                 source_hash=source.source_hash,
                 entry=source.entry,
                 files=dict(source.files),
-                is_public=bool(source.metadata.is_public),
+                is_public=public,
             )
+            self._record_version(tx, Action.PROGRAM_UPLOAD, record.id, 1, status, report)
         return record.id
 
     def update_program(
@@ -367,7 +387,7 @@ class RuntimeService(RuntimeServiceInterface):
     ) -> None:
         from engine.loader import program_from_files
         from engine.metadata import load_metadata
-        from engine.submission import review
+        from engine.submission import review as scan_upload
 
         with self._db.read() as tx:
             current = self._owned_program(tx, program_id, with_files=True)
@@ -381,10 +401,13 @@ class RuntimeService(RuntimeServiceInterface):
         new_metadata = load_metadata(merged)
         if data is not None:
             source = _load_upload(data, new_metadata)
-            review(source, self._scan_policy)
         else:
             source = program_from_files(current.version.entry, current.version.files or {},
                                         new_metadata)
+        # Unchanged files are scanned again too: a new version never skips review.
+        report = scan_upload(source, self._scan_policy)
+        status = self._review_policy.status_for(report, first_version=False,
+                                                public=current.is_public)
         _build_image(source)
         with self._db.write() as tx:
             updated = tx.programs.add_version(
@@ -395,6 +418,9 @@ class RuntimeService(RuntimeServiceInterface):
                 files=dict(source.files),
                 name=new_metadata.name,
             )
+            if updated is not None:
+                self._record_version(tx, Action.PROGRAM_UPDATE, program_id,
+                                     updated.current_version, status, report)
         if updated is None:
             raise ProgramNotFound(f"program {program_id!r} not found")
 
@@ -413,6 +439,7 @@ class RuntimeService(RuntimeServiceInterface):
         with self._db.write() as tx:
             self._owned_program(tx, program_id)
             tx.programs.set_visibility(program_id, bool(public))
+            self._audit(tx, Action.PROGRAM_VISIBILITY, program_id, {"public": bool(public)})
 
     def delete_program(self, program_id: str) -> None:
         with self._db.write() as tx:
@@ -421,6 +448,8 @@ class RuntimeService(RuntimeServiceInterface):
             for job in queued:
                 tx.jobs.request_cancel(job.id)
             tx.programs.delete(program_id)
+            self._audit(tx, Action.PROGRAM_DELETE, program_id,
+                        {"cancelled_jobs": [job.id for job in queued]})
         for job in queued:
             self._core.events.notify(job.id)
 
@@ -438,16 +467,17 @@ class RuntimeService(RuntimeServiceInterface):
         from engine.submission import build_job_spec, check_options
 
         with self._db.read() as tx:
-            program = self._visible_program(tx, program_id, with_files=True)
+            program = self._visible_program(tx, program_id)
+            version = self._approved_version(tx, program)
             queued = tx.jobs.count(owner=self.user, status=JobStatus.QUEUED)
         spec = build_job_spec(
             job_id=new_job_id(),
             user=self.user,
             program_id=program.id,
-            program_version=program.current_version,
-            entry=program.version.entry,
-            files=program.version.files or {},
-            metadata=load_metadata(program.version.metadata),
+            program_version=version.version,
+            entry=version.entry,
+            files=version.files or {},
+            metadata=load_metadata(version.metadata),
             inputs=inputs,
             options=options,
             registry=self._core.registry,
@@ -461,7 +491,7 @@ class RuntimeService(RuntimeServiceInterface):
             record = tx.jobs.create(
                 job_id=spec.job_id,
                 program_id=program.id,
-                program_version=program.current_version,
+                program_version=version.version,
                 owner=self.user,
                 backend=spec.backend,
                 inputs=spec.inputs,
@@ -469,6 +499,9 @@ class RuntimeService(RuntimeServiceInterface):
                          if isinstance(v, (str, int, float))},
                 profile=spec.profile,
             )
+            self._audit(tx, Action.JOB_RUN, record.id,
+                        {"program_id": program.id, "program_version": version.version,
+                         "backend": spec.backend})
         if self._core.executor is not None:
             self._core.submitted.add(record.id)
             self._core.executor.wake()
@@ -508,12 +541,13 @@ class RuntimeService(RuntimeServiceInterface):
             self.cancel_job(job_id)
         with self._db.write() as tx:
             tx.jobs.delete(job_id)
+            self._audit(tx, Action.JOB_DELETE, job_id, {"program_id": record.program_id})
         self._core.events.notify(job_id)
 
     @property
     def accounts(self) -> Accounts:
         """The users and bearer tokens of this service's store (what the daemon checks)."""
-        return Accounts(self._db)
+        return Accounts(self._db, actor=self.user, origin=self._origin)
 
     def ping(self) -> None:
         """Read from the store once; raise if it does not answer (the daemon's readiness)."""
@@ -538,6 +572,41 @@ class RuntimeService(RuntimeServiceInterface):
         registry = self._core.registry
         return [registry.info(name) for name in registry.names()]
 
+    # --- reviews and the audit log ------------------------------------------------------------
+
+    def reviews(self, status: str | None = "pending_review", limit: int | None = 20,
+                skip: int = 0) -> list[ProgramReview]:
+        wanted = _review_status(status)
+        with self._db.read() as tx:
+            records = tx.reviews.list(  # an uploader sees the decisions on their own versions
+                viewer=self.user, sees_all=self.is_admin, status=wanted,
+                own_only=not self._reviewer(tx),
+                limit=_page(limit, self._review_policy.max_page_size), skip=skip)
+        return [ProgramReview(review_view(record, files=None, metadata={}, base_version=None,
+                                          base_files=None, base_metadata=None,
+                                          detailed=False), self)
+                for record in records]
+
+    def review(self, program_id: str, version: int) -> ProgramReview:
+        with self._db.read() as tx:
+            return ProgramReview(self._review_data(tx, program_id, version), self)
+
+    def approve_version(self, program_id: str, version: int, comment: str = "") -> ProgramReview:
+        return self._decide(program_id, version, ReviewStatus.APPROVED, comment)
+
+    def reject_version(self, program_id: str, version: int, comment: str) -> ProgramReview:
+        return self._decide(program_id, version, ReviewStatus.REJECTED, comment)
+
+    def audit_log(self, since: datetime | None = None, actor: str | None = None,
+                  action: str | None = None, object_id: str | None = None,
+                  limit: int | None = 100, skip: int = 0) -> list[AuditRecord]:
+        if not self.is_admin:
+            raise PermissionDenied("only an admin may read the audit log")
+        with self._db.read() as tx:
+            return tx.audit.list(since=since, actor=actor, action=action, obj=object_id,
+                                 limit=_page(limit, self._review_policy.max_page_size),
+                                 skip=skip)
+
     # --- the JobSource interface (used by RuntimeJob) ----------------------------------------
 
     def job_record(self, job_id: str) -> JobRecord:
@@ -561,6 +630,7 @@ class RuntimeService(RuntimeServiceInterface):
             )
         with self._db.write() as tx:
             tx.jobs.request_cancel(job_id)
+            self._audit(tx, Action.JOB_CANCEL, job_id, {"program_id": record.program_id})
         if self._core.executor is not None:
             self._core.executor.cancel(job_id)
         self._core.events.notify(job_id)
@@ -586,6 +656,88 @@ class RuntimeService(RuntimeServiceInterface):
         self._require_owner(record.owner, f"program {program_id!r}")
         return record
 
+    def _audit(self, tx: Any, action: Action, obj: str, details: dict[str, Any]) -> None:
+        tx.audit.append(actor=self.user, action=action, obj=obj, details=details,
+                        origin=self._origin)
+
+    def _record_version(self, tx: Any, action: Action, program_id: str, version: int,
+                        status: ReviewStatus, report: Any) -> None:
+        """Store a new version's review state and scan report, and audit its upload."""
+        tx.reviews.record_scan(program_id, version, status=status, uploader=self.user,
+                               scan_report=_report_json(report))
+        self._audit(tx, action, program_id,
+                    {"version": version, "review_status": str(status),
+                     "findings": len(report.findings) if report is not None else 0})
+
+    def _approved_version(self, tx: Any, program: ProgramRecord) -> Any:
+        """The newest approved version of ``program`` with its files, or ProgramNotApproved."""
+        number = tx.reviews.latest_approved(program.id)
+        if number is None:
+            pending = tx.reviews.pending(program.id)
+            where = (f"its review: program-engine review show {program.id} {pending} "
+                     f"(GET /v1/reviews/{program.id}/{pending})" if pending is not None
+                     else "every version was rejected; upload a new one")
+            raise ProgramNotApproved(
+                f"program {program.id!r} has no approved version yet"
+                + (f"; version {pending} is pending review" if pending is not None else "")
+                + f"; {where}",
+                program.id, pending,
+                f"/v1/reviews/{program.id}/{pending}" if pending is not None else None)
+        version = tx.programs.get_version(program.id, number)
+        assert version is not None  # read in this same transaction
+        return version
+
+    def _reviewer(self, tx: Any) -> bool:
+        if self.is_admin:
+            return True
+        if self._is_reviewer is not None:
+            return self._is_reviewer
+        user = tx.users.get(self.user)
+        return user is not None and (user.is_reviewer or user.is_admin)
+
+    def _review_data(self, tx: Any, program_id: str, version: int) -> dict[str, Any]:
+        record = tx.reviews.get(program_id, version) if isinstance(version, int) else None
+        if record is None or not (
+            self.is_admin or record.owner == self.user
+            or (record.is_public and self._reviewer(tx))
+        ):
+            raise ReviewNotFound(f"no version {version} of a program {program_id!r} to review")
+        current = tx.programs.get_version(program_id, version)
+        base = tx.reviews.latest_approved(program_id, before=version)
+        previous = tx.programs.get_version(program_id, base) if base is not None else None
+        return review_view(
+            record, files=current.files, metadata=current.metadata, base_version=base,
+            base_files=previous.files if previous else None,
+            base_metadata=previous.metadata if previous else None)
+
+    def _decide(self, program_id: str, version: int, status: ReviewStatus,
+                comment: str) -> ProgramReview:
+        comment = _comment(comment, self._review_policy.max_comment_length,
+                           required=status is ReviewStatus.REJECTED)
+        with self._db.write() as tx:
+            found = tx.reviews.get(program_id, version) if isinstance(version, int) else None
+            if found is None or not (found.is_public or self.is_admin
+                                     or found.owner == self.user):
+                raise ReviewNotFound(f"no version {version} of a program {program_id!r} to "
+                                     "review")
+            if not self._reviewer(tx):
+                raise PermissionDenied(f"{self.user!r} is not a reviewer; only a reviewer or an "
+                                       "admin may approve or reject a version")
+            record = self._review_data(tx, program_id, version)
+            if record["uploader"] == self.user and not self._review_policy.allow_self_approval:
+                raise PermissionDenied(
+                    f"{self.user!r} uploaded version {version} of {program_id!r}; another "
+                    "reviewer must decide on it (policy: allow_self_approval is false)")
+            if not tx.reviews.decide(program_id, version, status=status, reviewer=self.user,
+                                     comment=comment):
+                raise InvalidReviewState(
+                    f"version {version} of {program_id!r} is {record['status']}, not "
+                    "pending_review; only a pending version can be approved or rejected")
+            action = Action.REVIEW_APPROVE if status is ReviewStatus.APPROVED \
+                else Action.REVIEW_REJECT
+            self._audit(tx, action, program_id, {"version": version, "comment": comment})
+        return self.review(program_id, version)
+
     def _refuse_duplicate(self, name: str) -> None:
         with self._db.read() as tx:
             existing = tx.programs.owned_named(self.user, name)
@@ -602,6 +754,41 @@ class RuntimeService(RuntimeServiceInterface):
 
 
 QiskitRuntimeService = RuntimeService
+
+
+def _review_status(status: str | None) -> ReviewStatus | None:
+    if status is None:
+        return None
+    try:
+        return ReviewStatus(str(status).lower())
+    except ValueError:
+        raise InputValidationError(
+            [("status", f"must be one of {', '.join(s.value for s in ReviewStatus)}, "
+                        f"got {str(status)[:40]!r}")], what="query") from None
+
+
+def _comment(comment: str, maximum: int, *, required: bool) -> str:
+    if not isinstance(comment, str):
+        raise InputValidationError([("comment", "must be text")], what="review")
+    comment = comment.strip()
+    if required and not comment:
+        raise InputValidationError([("comment", "a rejection needs a comment saying why")],
+                                   what="review")
+    if len(comment) > maximum:
+        raise InputValidationError(
+            [("comment", f"at most {maximum} characters (policy: max_comment_length)")],
+            what="review")
+    return comment
+
+
+def _page(limit: int | None, maximum: int) -> int:
+    return maximum if limit is None else min(limit, maximum)
+
+
+def _report_json(report: Any) -> str | None:
+    import json
+
+    return None if report is None else json.dumps(report.to_dict(), separators=(",", ":"))
 
 
 def _load_upload(data: Any, metadata: Any) -> Any:

@@ -38,10 +38,12 @@ def _options(
 
 def _register_commands() -> None:
     from engine.cli import (
+        audit_command,
         backends_command,
         images_command,
         jobs_command,
         programs_command,
+        review_command,
         run_command,
         scan_command,
         serve_command,
@@ -50,7 +52,8 @@ def _register_commands() -> None:
     )
 
     for module in (run_command, scan_command, programs_command, jobs_command, serve_command,
-                   users_command, images_command, backends_command, version_command):
+                   users_command, images_command, backends_command, version_command,
+                   review_command, audit_command):
         module.register(app)
 
 

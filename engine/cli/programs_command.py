@@ -85,7 +85,8 @@ def upload(
     console.print(program_id, markup=False, soft_wrap=True)
     error_console.print(
         f"uploaded {program.name} as {program_id} (version {program.version}, "
-        f"{_visibility(program.is_public)})", markup=False, soft_wrap=True,
+        f"{_visibility(program.is_public)}, {program.review_status})", markup=False,
+        soft_wrap=True,
     )
 
 

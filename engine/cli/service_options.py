@@ -116,6 +116,7 @@ class ServiceOptions:
         """
         if self.remote:
             return _remote_service(self.url or "", self.token)
+        from engine.audit import CLI
         from engine.service import RuntimeService
 
         executor: dict[str, Any] = {} if run_jobs else {"executor": None}
@@ -123,6 +124,7 @@ class ServiceOptions:
             home=self.home,
             user=self.user or FALLBACK_USER,
             database_url=self.database_url,
+            origin=CLI,
             **executor,
         )
 

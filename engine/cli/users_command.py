@@ -1,10 +1,12 @@
 """``program-engine users``: the daemon's users and their bearer tokens.
 
-``users add NAME [--admin]`` creates a user and prints their first token on stdout, once
-(only its SHA-256 is stored). ``users token NAME`` issues another token. ``users revoke
-NAME`` revokes every token of the user (their programs and jobs stay theirs). ``users list``
-shows who exists. They work on the store directly, whether or not the daemon runs; use the
-same ``--home``/``--database-url``/``--config`` as ``serve``.
+``users add NAME [--admin] [--reviewer]`` creates a user and prints their first token on
+stdout, once (only its SHA-256 is stored). ``users token NAME`` issues another token.
+``users revoke NAME`` revokes every token of the user (their programs and jobs stay theirs).
+``users list`` shows who exists. A reviewer may approve or reject uploads (admins may too).
+Every change is written to the audit log as done by the login name running the command.
+They work on the store directly, whether or not the daemon runs; use the same
+``--home``/``--database-url``/``--config`` as ``serve``.
 """
 
 from __future__ import annotations
@@ -34,13 +36,23 @@ def _accounts(home: Any, database_url: Any, config: Any) -> Iterator[Any]:
 
     settings = load_settings(config, home=home, database_url=database_url)
     try:
-        with open_accounts(settings) as accounts:
+        with open_accounts(settings, actor=_operator()) as accounts:
             try:
                 yield accounts
             except (ValueError, LookupError) as exc:
                 _fail(str(exc).strip("'\""))
     except EngineError as exc:
         _fail(str(exc))
+
+
+def _operator() -> str:
+    """Who the audit log names for a change made with this command: the login name."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name (a container with an unnamed uid)
+        return "operator"
 
 
 def _fail(message: str) -> None:
@@ -62,13 +74,15 @@ def _show_token(token: str, name: str) -> None:
 def add(
     name: Annotated[str, typer.Argument(help="The user's name (letters, digits, . _ @ -).")],
     admin: Annotated[bool, typer.Option("--admin", help="May see and change everything.")] = False,
+    reviewer: Annotated[bool, typer.Option(
+        "--reviewer", help="May approve or reject uploads (admins may too).")] = False,
     home: HomeOption = None,
     database_url: DatabaseOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Add a user and print their bearer token (once)."""
     with _accounts(home, database_url, config) as accounts:
-        token = accounts.add(name, is_admin=admin)
+        token = accounts.add(name, is_admin=admin, is_reviewer=reviewer)
     _show_token(token, name)
 
 
@@ -111,11 +125,14 @@ def list_users(
     with _accounts(home, database_url, config) as accounts:
         users = accounts.list()
     if as_json:
-        print_json([{"name": u.name, "is_admin": u.is_admin, "active_tokens": u.active_tokens,
+        print_json([{"name": u.name, "is_admin": u.is_admin, "is_reviewer": u.is_reviewer,
+                     "active_tokens": u.active_tokens,
                      "created_at": u.created_at.isoformat()} for u in users])
         return
-    table = Table("name", "admin", "tokens", "created")
+    table = Table("name", "admin", "reviewer", "tokens", "created")
     for user in users:
-        table.add_row(user.name, "yes" if user.is_admin else "", str(user.active_tokens),
+        table.add_row(user.name, "yes" if user.is_admin else "",
+                      "yes" if user.is_reviewer or user.is_admin else "",
+                      str(user.active_tokens),
                       user.created_at.astimezone().strftime("%Y-%m-%d %H:%M:%S"))
     console.print(table)

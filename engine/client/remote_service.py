@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from engine.audit import AuditRecord
 from engine.client.remote_job import RemoteRuntimeJob
 from engine.client.uploads import _metadata_object, _program_parts
 from engine.client.wire import _error_from, _job_record, _program, _seconds, _segment
@@ -19,6 +20,7 @@ from engine.errors import InputValidationError, RemoteError
 from engine.interface import RuntimeServiceInterface
 from engine.program import ResultDecoder
 from engine.records import JobRecord, JobStatus
+from engine.reviews import ProgramReview
 from engine.runtime_job import RuntimeJob
 from engine.runtime_program import RuntimeProgram
 
@@ -289,3 +291,65 @@ class RemoteRuntimeService(RuntimeServiceInterface):
         if etag:
             self._etags[record.id] = etag
         return record
+
+    # --- reviews and the audit log (one self-contained block: /v1/reviews, /v1/audit) --------
+
+    def reviews(self, status: str | None = "pending_review", limit: int | None = 20,
+                skip: int = 0) -> list[ProgramReview]:
+        params = {"status": status or "all", "skip": skip}
+        items = _paged(self._request, "/v1/reviews", "reviews", params, limit)
+        return [ProgramReview(item, self) for item in items]
+
+    def review(self, program_id: str, version: int) -> ProgramReview:
+        response = self._request("GET", _review_path(program_id, version))
+        return ProgramReview(response.json(), self)
+
+    def approve_version(self, program_id: str, version: int, comment: str = "") -> ProgramReview:
+        response = self._request("POST", _review_path(program_id, version) + "/approve",
+                                 json={"comment": comment})
+        return ProgramReview(response.json(), self)
+
+    def reject_version(self, program_id: str, version: int, comment: str) -> ProgramReview:
+        response = self._request("POST", _review_path(program_id, version) + "/reject",
+                                 json={"comment": comment})
+        return ProgramReview(response.json(), self)
+
+    def audit_log(self, since: datetime | None = None, actor: str | None = None,
+                  action: str | None = None, object_id: str | None = None,
+                  limit: int | None = 100, skip: int = 0) -> list[AuditRecord]:
+        params: dict[str, Any] = {"skip": skip}
+        for key, value in (("since", since.isoformat() if since else None), ("actor", actor),
+                           ("action", action), ("object", object_id)):
+            if value is not None:
+                params[key] = value
+        items = _paged(self._request, "/v1/audit", "entries", params, limit)
+        return [_audit_record(item) for item in items]
+
+
+def _review_path(program_id: str, version: int) -> str:
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ValueError(f"version must be an integer, got {version!r}")
+    return f"/v1/reviews/{_segment(program_id)}/{version}"
+
+
+def _paged(request: Callable[..., httpx.Response], path: str, key: str,
+           params: dict[str, Any], limit: int | None) -> list[dict[str, Any]]:
+    """Every item of a paged listing up to ``limit`` (``None``: all), a page at a time."""
+    items: list[dict[str, Any]] = []
+    skip = int(params.get("skip", 0))
+    while limit is None or len(items) < limit:
+        page = _PAGE if limit is None else min(_PAGE, limit - len(items))
+        got = request("GET", path, params={**params, "skip": skip, "limit": page}).json()[key]
+        items.extend(got)
+        skip += len(got)
+        if len(got) < page or not got:
+            break
+    return items
+
+
+def _audit_record(item: dict[str, Any]) -> AuditRecord:
+    return AuditRecord(
+        seq=int(item["seq"]), at=datetime.fromisoformat(item["at"]), actor=item["actor"],
+        action=item["action"], object=item["object"], details=dict(item.get("details") or {}),
+        origin=item["origin"], client=item.get("client"), request_id=item.get("request_id"),
+        prev_hash=item["prev_hash"], hash=item["hash"])

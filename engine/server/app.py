@@ -22,7 +22,15 @@ from anyio import to_thread
 from fastapi import FastAPI
 
 from engine import __version__
-from engine.server import docs, job_routes, ops, problems, program_routes
+from engine.server import (
+    audit_routes,
+    docs,
+    job_routes,
+    ops,
+    problems,
+    program_routes,
+    review_routes,
+)
 from engine.server.limits import RateLimiter, RequestLimitMiddleware
 from engine.server.metrics import HTTPMetricsMiddleware, Metrics
 from engine.server.policy import ServerPolicy, load_server_policy
@@ -86,6 +94,8 @@ def create_app(settings: Settings | None = None, *, policy: ServerPolicy | None 
     docs.install(app)
     app.include_router(program_routes.router)
     app.include_router(job_routes.router)
+    app.include_router(review_routes.router)
+    app.include_router(audit_routes.router)
     app.include_router(ops.router)
     app.add_middleware(RequestLimitMiddleware, policy=policy)
     app.add_middleware(HTTPMetricsMiddleware, metrics=metrics)

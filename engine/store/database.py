@@ -41,14 +41,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine.errors import ConfigurationError
 from engine.settings import Settings, get_settings
+from engine.store.audit_queries import AuditRepository
 from engine.store.job_queries import JobRepository
 from engine.store.program_queries import ProgramRepository
+from engine.store.review_queries import ReviewRepository
 from engine.store.users import UserRepository
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 #: The newest migration's revision id (``migrations/versions/``); a test checks that it is
 #: Alembic's head, so adding a migration without moving it fails the tests.
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 DATABASE_FILE = "engine.db"
 SUPPORTED_DIALECTS = ("sqlite", "postgresql")
 
@@ -67,6 +69,8 @@ class Transaction:
     jobs: JobRepository
     writable: bool
     users: UserRepository
+    reviews: ReviewRepository
+    audit: AuditRepository
 
 
 class Database:
@@ -177,6 +181,8 @@ def _transaction(session: Session, *, writable: bool) -> Transaction:
         jobs=JobRepository(session, writable=writable),
         writable=writable,
         users=UserRepository(session, writable=writable),
+        reviews=ReviewRepository(session, writable=writable),
+        audit=AuditRepository(session, writable=writable),
     )
 
 

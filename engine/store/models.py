@@ -1,6 +1,6 @@
 """The store's tables as SQLAlchemy 2 declarative models.
 
-Seven tables:
+Eight tables:
 
 ``programs``
     One row per program: its id (``<name>-<random suffix>``), current name, owner, visibility,
@@ -20,6 +20,13 @@ Seven tables:
     The daemon's users: a name (what ``owner`` columns hold) and an admin flag.
 ``api_tokens``
     Bearer tokens of users, kept only as SHA-256 hashes; revoked ones are kept, marked.
+``audit_log``
+    Append-only, hash-chained record of every change and refusal that matters
+    (:mod:`engine.audit`); ``seq`` numbers entries 1, 2, 3 ... without gaps.
+
+A program version also carries its review state (``review_status``, one of
+:class:`~engine.records.ReviewStatus`), who uploaded it, the scan report it got and the
+reviewer's decision.
 
 Times are timezone-aware UTC :class:`~datetime.datetime` objects on the Python side
 (:class:`UTCDateTime`). JSON columns are stored as text and decoded by the query modules,
@@ -52,7 +59,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-from engine.records import JobStatus
+from engine.records import JobStatus, ReviewStatus
 
 # Stable constraint names, so later migrations can refer to them on every database.
 NAMING_CONVENTION = {
@@ -135,6 +142,16 @@ class ProgramVersion(Base):
     source_hash: Mapped[str] = mapped_column(String(ID_LENGTH))
     entry: Mapped[str] = mapped_column(String(NAME_LENGTH))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    review_status: Mapped[str] = mapped_column(
+        String(16), default=ReviewStatus.APPROVED.value, server_default=text("'approved'")
+    )
+    uploader: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    scan_report: Mapped[str | None] = mapped_column(Text)
+    reviewed_by: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    review_comment: Mapped[str | None] = mapped_column(Text)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_program_versions_review_status", "review_status"),)
 
 
 class ProgramFile(Base):
@@ -217,6 +234,7 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(NAME_LENGTH), primary_key=True)
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    is_reviewer: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class ApiToken(Base):
@@ -234,8 +252,33 @@ class ApiToken(Base):
     __table_args__ = (Index("ix_api_tokens_user_name", "user_name"),)
 
 
+class AuditEntry(Base):
+    """One audit entry; ``hash`` is SHA-256 over ``prev_hash`` and the entry's canonical form."""
+
+    __tablename__ = "audit_log"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    action: Mapped[str] = mapped_column(String(64))
+    object: Mapped[str] = mapped_column(String(PATH_LENGTH))
+    details: Mapped[str] = mapped_column(Text)
+    origin: Mapped[str] = mapped_column(String(16))
+    client: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    request_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (
+        Index("ix_audit_log_at", "at"),
+        Index("ix_audit_log_actor", "actor"),
+        Index("ix_audit_log_object", "object"),
+    )
+
+
 __all__ = [
     "ApiToken",
+    "AuditEntry",
     "Base",
     "Job",
     "JobMessage",

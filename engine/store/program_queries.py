@@ -310,6 +310,8 @@ _VERSION_COLUMNS = (
     _VERSIONS.c.source_hash,
     _VERSIONS.c.entry,
     _VERSIONS.c.created_at.label("version_created_at"),
+    _VERSIONS.c.review_status,
+    _VERSIONS.c.uploader,
 )
 
 
@@ -341,9 +343,10 @@ def _version_select() -> Select[Any]:
 
 
 def _version_record(values: Sequence[Any], files: dict[str, bytes] | None) -> ProgramVersionRecord:
-    program_id, version, metadata_json, source_hash, entry, created_at = values
+    program_id, version, metadata_json, source_hash, entry, created_at, status, uploader = values
     return ProgramVersionRecord(
-        program_id, version, metadata_json, source_hash, entry, created_at, files
+        program_id, version, metadata_json, source_hash, entry, created_at, files, status,
+        uploader,
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, func, insert, select, update
+from sqlalchemy import Select, Table, func, insert, literal, select, update
 
 from engine.records import UserRecord
 from engine.store.models import ApiToken, User
@@ -42,14 +42,16 @@ def _check_hash(token_hash: str) -> None:
 class UserRepository(Repository):
     """Users and token hashes in one transaction (see :class:`Database`)."""
 
-    def create(self, name: str, *, is_admin: bool = False) -> UserRecord:
+    def create(self, name: str, *, is_admin: bool = False, is_reviewer: bool = False
+               ) -> UserRecord:
         """Add a user; :class:`ValueError` if the name is invalid or taken."""
         self._require_write("create")
         check_user_name(name)
         if self.get(name) is not None:
             raise ValueError(f"user {name!r} already exists")
         self.session.execute(
-            insert(_USERS).values(name=name, is_admin=bool(is_admin), created_at=utcnow())
+            insert(_USERS).values(name=name, is_admin=bool(is_admin),
+                                  is_reviewer=bool(is_reviewer), created_at=utcnow())
         )
         user = self.get(name)
         assert user is not None  # written in this same transaction
@@ -93,7 +95,8 @@ class UserRepository(Repository):
         if not isinstance(token_hash, str) or not _HASH_PATTERN.fullmatch(token_hash):
             return None
         row = self.session.execute(
-            select(_USERS.c.name, _USERS.c.is_admin, _USERS.c.created_at)
+            select(_USERS.c.name, _USERS.c.is_admin, _USERS.c.created_at, literal(0),
+                   _USERS.c.is_reviewer)
             .join(_TOKENS, _TOKENS.c.user_name == _USERS.c.name)
             .where(_TOKENS.c.token_hash == token_hash, _TOKENS.c.revoked_at.is_(None))
         ).one_or_none()
@@ -107,4 +110,5 @@ class UserRepository(Repository):
             .where(_TOKENS.c.user_name == _USERS.c.name, _TOKENS.c.revoked_at.is_(None))
             .scalar_subquery()
         )
-        return select(_USERS.c.name, _USERS.c.is_admin, _USERS.c.created_at, active)
+        return select(_USERS.c.name, _USERS.c.is_admin, _USERS.c.created_at, active,
+                      _USERS.c.is_reviewer)

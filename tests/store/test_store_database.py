@@ -23,8 +23,8 @@ from engine.store.models import Base
 
 WORKER = Path(__file__).with_name("store_worker.py")
 TABLES = {"programs", "program_versions", "program_files", "jobs", "job_messages", "users",
-          "api_tokens"}
-HEAD = "0002"
+          "api_tokens", "audit_log"}
+HEAD = "0003"
 
 
 def _tables(path: Path) -> set[str]:
@@ -74,6 +74,11 @@ def test_a_store_behind_the_head_is_upgraded_on_open(tmp_path: Path) -> None:
     with sqlite3.connect(path) as connection:  # as a store made before the users migration
         connection.execute("DROP TABLE api_tokens")
         connection.execute("DROP TABLE users")
+        connection.execute("DROP TABLE audit_log")  # and before the review one
+        connection.execute("DROP INDEX ix_program_versions_review_status")
+        for column in ("review_status", "uploader", "scan_report", "reviewed_by",
+                       "review_comment", "reviewed_at"):
+            connection.execute(f"ALTER TABLE program_versions DROP COLUMN {column}")
         connection.execute("UPDATE alembic_version SET version_num = '0001'")
 
     open_database(home=tmp_path).close()

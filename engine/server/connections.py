@@ -47,7 +47,7 @@ def descriptor_limit() -> int:
 
 
 @dataclass(frozen=True)
-class Budget:
+class ConnectionBudget:
     """What the guard allows, and what it was derived from."""
 
     max_total: int
@@ -58,7 +58,7 @@ class Budget:
     reserve: int
 
 
-def connection_budget(limits: Connections, nofile: int | None = None) -> Budget:
+def connection_budget(limits: Connections, nofile: int | None = None) -> ConnectionBudget:
     """The connection caps for a process allowed ``nofile`` descriptors.
 
     The total is the descriptor limit less a reserve (the larger of ``fd_reserve_min`` and
@@ -84,13 +84,14 @@ def connection_budget(limits: Connections, nofile: int | None = None) -> Budget:
         total = min(limits.max_total, available)
     quarter = max(1, reserve // 4)
     backlog = min(_UVICORN_BACKLOG, quarter)
-    return Budget(total, min(limits.max_per_client, total), quarter, backlog, nofile, reserve)
+    return ConnectionBudget(total, min(limits.max_per_client, total), quarter, backlog, nofile,
+                            reserve)
 
 
 class ConnectionGuard:
     """Open connections by client address; used from the event loop's thread only."""
 
-    def __init__(self, budget: Budget) -> None:
+    def __init__(self, budget: ConnectionBudget) -> None:
         self.budget = budget
         self.by_address: Counter[str | None] = Counter()
         self.total = 0

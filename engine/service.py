@@ -19,7 +19,7 @@ database, the change notifications and the executor that runs queued jobs.
 
 from __future__ import annotations
 
-import atexit
+import concurrent.futures.thread  # noqa: F401 - see _see_running_jobs_through
 import logging
 import os
 import sys
@@ -248,7 +248,11 @@ def _see_running_jobs_through() -> None:
             time.sleep(0.2)
 
 
-atexit.register(_see_running_jobs_through)
+# Registered with threading's exit hooks, as concurrent.futures registers its own: they run
+# in reverse order of registration, before non-daemon threads are joined and before atexit
+# handlers, so the jobs waited for here can still start threads and submit work (importing
+# concurrent.futures.thread first makes sure its own hook, registered earlier, runs later).
+threading._register_atexit(_see_running_jobs_through)  # type: ignore[attr-defined]
 
 
 class RuntimeService(RuntimeServiceInterface):

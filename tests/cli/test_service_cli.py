@@ -338,7 +338,7 @@ def test_jobs_logs_follow_prints_as_the_job_prints_until_it_ends(tmp_path: Path)
     folder = program_folder(tmp_path, "talker", TALKER, TALKER_METADATA)
     program_id = ok(home, "programs", "upload", folder).stdout.strip()
     runner = subprocess.Popen(
-        [str(SCRIPT), "jobs", "run", program_id, "--input", "seconds=4"],
+        [str(SCRIPT), "jobs", "run", program_id, "--input", "seconds=15"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
         env=environment(home))
     try:

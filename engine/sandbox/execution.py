@@ -479,12 +479,17 @@ class _Run:
         self._reply(reply)
 
     def _reply(self, reply: BackendResultMessage) -> None:
-        if self.container.kill_requested:
+        # After the final message nothing in the sandbox reads replies any more: they are
+        # dropped, and a reply that could not be written then is not the program's fault.
+        if self.container.kill_requested or self.final_at is not None:
             return
         try:
             self._send(reply)
         except WriteTimeout as exc:
-            self._violation(str(exc))
+            # Not reading its input is a violation only while the sandbox runs: one that has
+            # already exited (its final message is still in the stream) reads nothing.
+            if self.final_at is None and self.container.wait(timeout=0).get("Running"):
+                self._violation(str(exc))
             self.container.kill_soon()
         except SandboxError:
             pass  # the container is gone; its end is classified by the reader

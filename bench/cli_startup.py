@@ -25,7 +25,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from table import Figure, Target, add_quick_flag, print_figures, timed
+from table import Figure, Target, add_quick_flag, child_environment, print_figures, timed
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = Path(sys.executable).with_name("program-engine")
@@ -70,10 +70,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         home = Path(folder)
         job_id = fill_store(home, programs=20, jobs=200)
-        env = {key: value for key, value in os.environ.items()
-               if not key.startswith("PROGRAM_ENGINE_") and key != "ENGINE_DATABASE_URL"}
-        env.update(ENGINE_HOME=str(home), PROGRAM_ENGINE_USER="bench",
-                   PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])))
+        env = child_environment(
+            drop_prefixes=("PROGRAM_ENGINE_", "ENGINE_DATABASE_URL"),
+            ENGINE_HOME=str(home), PROGRAM_ENGINE_USER="bench",
+            PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
         commands = {
             "program-engine --help": ["--help"],
             "program-engine jobs list": ["jobs", "list"],

@@ -107,6 +107,14 @@ class ServiceOptions:
         """Whether the commands talk to a daemon rather than a local store."""
         return self.url is not None
 
+    def quick_reads(self) -> Any:
+        """The local store's listings without the service (:class:`engine.quick_reads.QuickReads`):
+        each answers ``None`` when only the service can answer (remote mode among others)."""
+        from engine.quick_reads import QuickReads, store_file
+
+        path = None if self.remote else store_file(self.home, self.database_url)
+        return QuickReads(path, self.user or FALLBACK_USER)
+
     def connect(self, *, run_jobs: bool = False) -> Any:
         """Open the service: a ``RuntimeService``, or a ``RemoteRuntimeService`` with ``--url``.
 

@@ -26,6 +26,11 @@ cancel them). Only ``jobs run`` then opens it with the configured executor
 (``$ENGINE_EXECUTOR``: ``local`` by default, or ``ray``), to wait for its job: in embedded
 mode there is no daemon, so the CLI process itself runs (or dispatches) the job.
 
+Listings: ``jobs list``, ``jobs show`` and ``programs list`` on a SQLite store read the file
+without opening the service (:mod:`engine.quick_reads`: no SQLAlchemy, no pydantic-settings),
+with the same answers; in every other case (remote mode, PostgreSQL, a config file, a store
+to migrate, a dead engine's jobs to end) they open it as the other commands do.
+
 Exit codes: 0 success; 1 the thing checked failed (an upload rejected by the static review,
 a job that ended ERROR or CANCELLED); 2 a usage error, something not found, permission
 denied, invalid metadata or inputs, Docker unavailable, or an internal error. Errors go to

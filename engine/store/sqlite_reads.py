@@ -60,13 +60,16 @@ class SQLiteReads:
     @classmethod
     def open(cls, path: Path, user: str, *, is_admin: bool = False) -> SQLiteReads | None:
         """The store at ``path`` read-only, or ``None`` when it is missing or its schema is
-        not the newest revision. Raises :class:`sqlite3.Error` for a file SQLite cannot read.
+        not the newest revision. Raises :class:`sqlite3.Error` for a file SQLite cannot read
+        (or not at once: a busy store).
         """
         if not path.is_file():
             return None
         uri = f"file:{quote(str(path.absolute()))}?mode=ro"
-        connection = sqlite3.connect(uri, uri=True, isolation_level=None,
-                                     check_same_thread=False)
+        # No busy timeout of its own: a reader of a WAL store is almost never kept waiting,
+        # and when it is, the error sends the caller to the service, which waits as the
+        # settings say (``database_busy_timeout``).
+        connection = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=0)
         try:
             connection.execute("BEGIN")  # one snapshot for every read that follows
             revisions = [row[0] for row in connection.execute(

@@ -143,8 +143,10 @@ def list_programs(
     paging: dict[str, Any] = {"skip": skip}
     if limit is not None:
         paging["limit"] = limit
-    with open_service(service, as_json=as_json) as engine:
-        programs = engine.programs(**paging)
+    programs = service.quick_reads().programs(**paging)
+    if programs is None:
+        with open_service(service, as_json=as_json) as engine:
+            programs = engine.programs(**paging)
     if as_json:
         print_json([program.to_dict() for program in programs])
         return

@@ -43,15 +43,12 @@ from engine.errors import ConfigurationError
 from engine.settings import Settings, get_settings
 from engine.store.audit_queries import AuditRepository
 from engine.store.job_queries import JobRepository
+from engine.store.location import DATABASE_FILE, HEAD_REVISION
 from engine.store.program_queries import ProgramRepository
 from engine.store.review_queries import ReviewRepository
 from engine.store.users import UserRepository
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-#: The newest migration's revision id (``migrations/versions/``); a test checks that it is
-#: Alembic's head, so adding a migration without moving it fails the tests.
-HEAD_REVISION = "0003"
-DATABASE_FILE = "engine.db"
 SUPPORTED_DIALECTS = ("sqlite", "postgresql")
 
 # Execution option that makes the SQLite ``begin`` hook emit BEGIN IMMEDIATE.

@@ -62,6 +62,7 @@ from engine.runtime_job import RuntimeJob
 from engine.runtime_program import RuntimeProgram
 from engine.settings import Settings, get_settings
 from engine.store import Database, new_job_id, open_database
+from engine.user_admin import UserAdministration
 
 log = logging.getLogger(__name__)
 
@@ -255,7 +256,7 @@ def _see_running_jobs_through() -> None:
 threading._register_atexit(_see_running_jobs_through)  # type: ignore[attr-defined]
 
 
-class RuntimeService(RuntimeServiceInterface):
+class RuntimeService(UserAdministration, RuntimeServiceInterface):
     """Upload programs, run them as jobs, and read their results.
 
     ``home`` (default ``$ENGINE_HOME``, else ``~/.local/share/program-engine``) holds the
@@ -448,14 +449,11 @@ class RuntimeService(RuntimeServiceInterface):
     def delete_program(self, program_id: str) -> None:
         with self._db.write() as tx:
             self._owned_program(tx, program_id)
-            queued = tx.jobs.list(program_id=program_id, status=JobStatus.QUEUED, limit=None)
-            for job in queued:
-                tx.jobs.request_cancel(job.id)
+            queued = tx.jobs.cancel_queued(program_id)
             tx.programs.delete(program_id)
-            self._audit(tx, Action.PROGRAM_DELETE, program_id,
-                        {"cancelled_jobs": [job.id for job in queued]})
-        for job in queued:
-            self._core.events.notify(job.id)
+            self._audit(tx, Action.PROGRAM_DELETE, program_id, {"cancelled_jobs": queued})
+        for job_id in queued:
+            self._core.events.notify(job_id)
 
     # --- jobs --------------------------------------------------------------------------------
 

@@ -103,7 +103,8 @@ def run(
     ] = None,
     input_pairs: Annotated[
         list[str] | None,
-        typer.Option("--input", help="One input as KEY=JSON; repeat for more."),
+        typer.Option("--input", help="One input as KEY=JSON; repeat for more.",
+                     metavar="KEY=JSON"),
     ] = None,
     backend: Annotated[
         str | None, typer.Option(help="Backend name (default: the policy's).", show_default=False)

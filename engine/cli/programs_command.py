@@ -102,7 +102,8 @@ def update(
     name: Annotated[str | None, typer.Option(help="New name.")] = None,
     description: Annotated[str | None, typer.Option(help="New description.")] = None,
     max_execution_time: Annotated[
-        int | None, typer.Option(min=1, help="New wall-time limit in whole seconds.")
+        int | None, typer.Option(min=1, help="New wall-time limit in whole seconds.",
+                                 metavar="SECONDS")
     ] = None,
     as_json: JsonOption = False,
 ) -> None:

@@ -144,13 +144,13 @@ def bench_pages(url: str, token: str, jobs: int, runs: int) -> list[Figure]:
     return figures
 
 
+# Rows are reported to the benchmark as they appear (the page reloads when the job ends).
 _OBSERVE = """() => {
-  window.__arrivals = [];
   new MutationObserver(records => {
     const now = Date.now();
     for (const record of records) {
       for (const node of record.addedNodes) {
-        window.__arrivals.push([now, node.textContent]);
+        window.reportArrival(now, node.textContent);
       }
     }
   }).observe(document.getElementById('interim'), {childList: true});
@@ -164,23 +164,24 @@ def bench_publish_to_page(url: str, token: str, messages: int) -> Figure:
 
     with RemoteRuntimeService(url, token) as service:
         program_id = service.upload_program(TICKER, TICKER_METADATA)
-        job = service.run(program_id, {"count": messages, "interval": 0.1})
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(
                 executable_path=CHROMIUM,
                 args=["--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"])
             page = browser.new_page()
+            arrivals: list[tuple[float, str]] = []
+            page.expose_function("reportArrival", lambda at, text: arrivals.append((at, text)))
             page.goto(f"{url}/ui/login")
             page.fill("#token", token)
             page.click("form button[type=submit]")
             page.wait_for_url(f"{url}/ui")
+            job = service.run(program_id, {"count": messages, "interval": 0.1})
             page.goto(f"{url}/ui/jobs/{job.job_id()}", wait_until="domcontentloaded")
             page.evaluate(_OBSERVE)
             listening = time.time()
             job.result(timeout=300)
             page.wait_for_function("() => document.getElementById('job')"
                                    ".dataset.ended === 'true'", timeout=60_000)
-            arrivals = page.evaluate("window.__arrivals")
             browser.close()
     delays = []
     for arrived_ms, text in arrivals:
@@ -190,6 +191,8 @@ def bench_publish_to_page(url: str, token: str, messages: int) -> Figure:
         sent = json.loads(match.group(1)).get("sent")
         if isinstance(sent, (int, float)) and sent > listening:
             delays.append(arrived_ms - sent * 1000)
+    if not delays:
+        raise RuntimeError(f"no message arrived while the page listened ({len(arrivals)} rows)")
     delays.sort()
     p95 = delays[max(0, int(len(delays) * 0.95) - 1)]
     return Figure("publish() to the value's row on the job page (chromium)", delays, "ms",

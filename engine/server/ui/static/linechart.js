@@ -1,6 +1,7 @@
 /* A small SVG line chart for the Program Engine dashboard (no dependencies).
  * LineChart.draw(container, points, options) replaces the container's content with a chart
- * of points [[x, y], ...]; options: xLabel, yLabel, dots (markers only, no line).
+ * of points [[x, y], ...]; options: xLabel, yLabel, dots (markers only, no line),
+ * xRange ([from, to]: the least the x axis spans).
  * Text is set with textContent only, so labels from data can never become markup.
  * Licence: Apache-2.0, as the rest of the engine. */
 (function (global) {
@@ -44,6 +45,10 @@
     }
     var xs = clean.map(function (p) { return p[0]; }), ys = clean.map(function (p) { return p[1]; });
     var x0 = Math.min.apply(null, xs), x1 = Math.max.apply(null, xs);
+    if (Array.isArray(options.xRange) && options.xRange.length === 2) {
+      x0 = Math.min(x0, options.xRange[0]);
+      x1 = Math.max(x1, options.xRange[1]);
+    }
     var y0 = Math.min.apply(null, ys), y1 = Math.max.apply(null, ys);
     if (x0 === x1) { x0 -= 1; x1 += 1; }
     if (y0 === y1) { y0 -= Math.abs(y0) * 0.1 || 1; y1 += Math.abs(y1) * 0.1 || 1; }

@@ -92,6 +92,21 @@ def test_sign_in_session_and_sign_out(site, browser) -> None:
     context.close()
 
 
+def test_revoking_the_token_ends_the_session(site, browser) -> None:
+    from engine.accounts import Accounts
+    from engine.store import open_database
+
+    site.tokens["dave"] = site.daemon.user("dave")
+    context, page, _watched = sign_in(browser, site, "dave")
+    page.goto(f"{site.url}/ui/jobs")
+    assert page.locator("#signed-in-as").inner_text() == "dave"
+    with open_database(home=site.daemon.home) as database:
+        assert Accounts(database).revoke("dave") == 1
+    page.goto(f"{site.url}/ui/jobs")
+    assert "/ui/login" in page.url
+    context.close()
+
+
 def test_every_asset_is_served_by_the_daemon(site, browser) -> None:
     context, page, watched = sign_in(browser, site, "carol")
     assets: set[str] = set()
@@ -190,14 +205,19 @@ def test_cancel_a_running_job_from_its_page(site, browser) -> None:
     page.goto(f"{site.url}/ui/jobs/{job_id}")
     page.wait_for_function("() => +document.getElementById('interim-count').textContent > 0",
                            timeout=60_000)
+    running = context.new_page()  # the jobs list, filtered to RUNNING, refreshes by itself
+    running.goto(f"{site.url}/ui/jobs?status=RUNNING")
+    link = f'#job-rows a[href="/ui/jobs/{job_id}"]'
+    assert running.locator(link).count() == 1
     page.click("#cancel")
     page.wait_for_function("() => document.getElementById('job-status').textContent.trim()"
                            " === 'CANCELLED'", timeout=60_000)
     assert page.locator("#job-reason").inner_text() == "(user)"
     assert page.locator("#cancel").count() == 0
-    # The jobs list shows it too, filtered by status.
+    running.wait_for_function(f"() => !document.querySelector('{link}')", timeout=30_000)
+    assert running.url.endswith("status=RUNNING")  # refreshed in place, not reloaded
     page.goto(f"{site.url}/ui/jobs?status=CANCELLED")
-    assert page.locator(f'#job-rows a[href="/ui/jobs/{job_id}"]').count() == 1
+    assert page.locator(link).count() == 1
     assert not watched.page_errors and not watched.console_errors
     context.close()
 
@@ -268,6 +288,9 @@ def test_hostile_names_descriptions_logs_and_results_stay_text(site, browser, ho
         page.goto(site.url + path)
         page.wait_for_load_state("networkidle")
         assert page.evaluate("window.__pwned") is None, path
+    page.goto(f"{site.url}/ui/programs?q=hostile")
+    assert page.locator("#programs tbody tr").count() == 1
+    assert page.locator(f'#programs a[href="/ui/programs/{program_id}"]').count() == 1
     page.goto(f"{site.url}/ui/programs/{program_id}")
     assert page.locator("#description").inner_text() == HOSTILE_METADATA["description"]
     page.goto(f"{site.url}/ui/jobs/{job_id}")

@@ -1,5 +1,5 @@
 """``/ui``: the overview. Jobs by status, queue depth, jobs ended per minute and their
-durations over the last hour (charts), sandbox start time and warm starts.
+median duration per minute over the last hour (charts), sandbox start time and warm starts.
 
 These are the service-wide figures ``/metrics`` already publishes (counts and timings, no
 job, program or user named), read through the daemon's service the way ``/metrics`` reads
@@ -37,22 +37,24 @@ def figures(service: Any, minutes: int, now: datetime | None = None) -> dict[str
         by_status[status.value] += count
     ended = service.jobs_ended_since(now - timedelta(minutes=minutes))
     per_minute = [0] * minutes
-    durations: list[list[float]] = []
+    walls: list[list[float]] = [[] for _ in range(minutes)]
     starts: list[float] = []
     warm = 0
     for job in ended:
-        ago = (now - job.ended_at).total_seconds() / 60
-        per_minute[min(minutes - 1, max(0, int(ago)))] += 1
+        minute = min(minutes - 1, max(0, int((now - job.ended_at).total_seconds() // 60)))
+        per_minute[minute] += 1
         wall = _number(job.metrics.get("wall_seconds"))
         if wall is None and job.started_at is not None:
             wall = _number((job.ended_at - job.started_at).total_seconds())
         if wall is not None:
-            durations.append([round(-ago, 3), round(wall, 3)])
+            walls[minute].append(wall)
         start = _number(job.metrics.get("start_seconds"))
         if start is not None:
             starts.append(start)
         warm += job.metrics.get("warm_start") is True
-    durations.sort()
+    # One point per minute (median and longest), so the page stays small however many ended.
+    durations = [[-minute, round(statistics.median(found), 3), round(max(found), 3)]
+                 for minute, found in reversed(list(enumerate(walls))) if found]
     return {
         "by_status": by_status,
         "queued": by_status[JobStatus.QUEUED.value],

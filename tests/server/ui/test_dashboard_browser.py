@@ -161,7 +161,7 @@ def test_run_vqe_from_its_form_and_watch_it_live(site, browser, vqe) -> None:
     assert "minimum" in page.locator('.field-error[data-for="in.maxiter"]').inner_text()
 
     page.locator('[name="in.maxiter"]').fill("1000")
-    page.locator('[name="in.shots"]').fill("100000")
+    page.locator('[name="in.shots"]').fill("20000")
     page.select_option('[name="in.optimizer"]', label="Powell")
     page.click("#run")
     page.wait_for_url(re.compile(r".*/ui/jobs/[^/]+$"))
@@ -348,4 +348,29 @@ def test_the_overview_shows_the_service_figures(site, browser, hostile) -> None:
     assert int(page.locator("#chart-durations").get_attribute("data-points")) >= 1
     screenshot(page, "overview")
     assert not watched.console_errors and not watched.page_errors
+    context.close()
+
+
+# --- without JavaScript ---------------------------------------------------------------------
+
+
+def test_the_pages_read_and_work_without_javascript(site, browser, hostile) -> None:
+    program_id, job_id = hostile
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(f"{site.url}/ui/login")
+    page.fill("#token", site.tokens["alice"])
+    page.click("form button[type=submit]")
+    page.wait_for_url(f"{site.url}/ui")
+    assert page.locator("#by-status").count() == 1
+    page.goto(f"{site.url}/ui/jobs/{job_id}")
+    assert _status(page) == "DONE"
+    assert page.locator("#interim tr").count() == 2  # listed by the server
+    assert SCRIPT in page.locator("#result").inner_text()
+    page.goto(f"{site.url}/ui/jobs?status=DONE")
+    assert page.locator(f'#job-rows a[href="/ui/jobs/{job_id}"]').count() == 1
+    page.goto(f"{site.url}/ui/programs/{program_id}")
+    page.click("#run")  # a plain form post
+    page.wait_for_url(re.compile(r".*/ui/jobs/[^/]+$"))
+    assert page.locator("#job-status").count() == 1
     context.close()

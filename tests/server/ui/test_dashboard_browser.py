@@ -238,6 +238,9 @@ def test_approve_a_pending_version_then_find_it_in_the_audit_log(site, browser) 
     assert any("random.random()" in hit for hit in hits), hits
     assert "+    return random.random()" in page.locator("pre.diff").first.inner_text()
     screenshot(page, "review")
+    page.click("#reject")  # a rejection needs a comment: refused beside the form
+    assert "needs a comment" in page.locator("#decision-error").inner_text()
+    assert page.locator("#review-status").inner_text() == "pending_review"
     page.fill("#comment", "Seeded randomness is fine here <b>ok</b>")
     page.click("#approve")
     page.wait_for_url(f"{site.url}/ui/reviews/{program_id}/1")
@@ -373,4 +376,27 @@ def test_the_pages_read_and_work_without_javascript(site, browser, hostile) -> N
     page.click("#run")  # a plain form post
     page.wait_for_url(re.compile(r".*/ui/jobs/[^/]+$"))
     assert page.locator("#job-status").count() == 1
+    context.close()
+
+
+# --- a broken audit chain -------------------------------------------------------------------
+
+
+def test_the_audit_page_shows_a_broken_chain(site, browser) -> None:
+    """Last in this module: it changes an audit entry behind the daemon's back."""
+    import sqlalchemy
+
+    from engine.store.database import default_url
+
+    engine = sqlalchemy.create_engine(default_url(site.daemon.home))
+    try:
+        with engine.begin() as connection:
+            connection.execute(sqlalchemy.text(
+                "UPDATE audit_log SET actor = 'mallory' WHERE seq = 2"))
+    finally:
+        engine.dispose()
+    context, page, _watched = sign_in(browser, site, "root")
+    page.goto(f"{site.url}/ui/audit")
+    state = page.locator("#chain-state").inner_text()
+    assert "does not hold" in state and "audit entry 2" in state, state
     context.close()

@@ -1,3 +1,4 @@
+// Licence: Apache-2.0, as the rest of the engine.
 /* Overview: draws every [data-chart] element's points with LineChart. */
 (function () {
   'use strict';

@@ -1,3 +1,4 @@
+// Licence: Apache-2.0, as the rest of the engine.
 /* Job page: follows the job's event stream. Each interim value is listed (as text) and every
  * numeric field of it (or the value itself, if it is a number) becomes a series of the chart,
  * plotted against the message number; the series to show is chosen in a list. When the job

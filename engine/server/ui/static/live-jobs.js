@@ -1,3 +1,4 @@
+// Licence: Apache-2.0, as the rest of the engine.
 /* Jobs list: re-reads its rows from the server every few seconds (the rows are rendered and
  * escaped there; they are parsed as a document and moved in, never run), and applies a new
  * status filter as soon as it is chosen. */

@@ -1,3 +1,4 @@
+// Licence: Apache-2.0, as the rest of the engine.
 /* Run form: checks JSON fields as they are typed and shows the browser's own checks beside
  * each field; the server checks everything again. */
 (function () {

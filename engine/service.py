@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from engine.accounts import Accounts
 from engine.audit import EMBEDDED, Action, AuditOrigin, AuditRecord
+from engine.audit_log import AuditLog
 from engine.documents import BackendInfo
 from engine.errors import (
     DuplicateProgram,
@@ -550,6 +551,12 @@ class RuntimeService(UserAdministration, RuntimeServiceInterface):
     def accounts(self) -> Accounts:
         """The users and bearer tokens of this service's store (what the daemon checks)."""
         return Accounts(self._db, actor=self.user, origin=self._origin)
+
+    @property
+    def audit_chain(self) -> AuditLog:
+        """The audit log of this service's store as ``program-engine audit`` reads it (to
+        verify its chain; the daemon's dashboard shows admins the result)."""
+        return AuditLog(self._db)
 
     def ping(self) -> None:
         """Read from the store once; raise if it does not answer (the daemon's readiness)."""

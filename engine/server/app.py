@@ -30,6 +30,7 @@ from engine.server import (
     problems,
     program_routes,
     review_routes,
+    ui,
     user_routes,
 )
 from engine.server.limits import RateLimiter, RequestLimitMiddleware
@@ -99,6 +100,7 @@ def create_app(settings: Settings | None = None, *, policy: ServerPolicy | None 
     app.include_router(audit_routes.router)
     app.include_router(user_routes.router)
     app.include_router(ops.router)
+    ui.install(app)
     app.add_middleware(RequestLimitMiddleware, policy=policy)
     app.add_middleware(HTTPMetricsMiddleware, metrics=metrics)
     return app

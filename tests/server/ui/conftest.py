@@ -7,7 +7,9 @@ resolve to nothing in it, so no page can reach anything but the daemon on 127.0.
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +20,10 @@ import pytest
 from tests.server.conftest import REPO, Daemon, policy_dir
 
 CHROMIUM = "/usr/bin/chromium"
-SCREENSHOTS = REPO / "docs" / "screenshots"
+#: Where the screenshots go: the README's own with ENGINE_UPDATE_SCREENSHOTS=1, otherwise a
+#: temporary folder, so that a test run leaves the work tree as it was.
+SCREENSHOTS = (REPO / "docs" / "screenshots" if os.environ.get("ENGINE_UPDATE_SCREENSHOTS") == "1"
+               else Path(tempfile.gettempdir()) / "program-engine-screenshots")
 #: Bandit's B311 (``random``) puts an upload in the review band, so it waits for a reviewer.
 BAND = {"review": {"review_band": {"min_severity": None, "rule_ids": ["B311"]}}}
 #: Only loopback: every host name fails to resolve inside the browser.
@@ -112,8 +117,10 @@ def sign_in(browser: Any, site: Site, user: str) -> tuple[Any, Any, Watched]:
 
 
 def screenshot(page: Any, name: str) -> Path:
-    """Save the page as ``docs/screenshots/NAME.png`` (the README shows them)."""
+    """Save the page as ``NAME.png`` in :data:`SCREENSHOTS` (the README shows the ones in
+    ``docs/screenshots``) and check that a PNG image was written."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path))
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     return path

@@ -306,7 +306,8 @@ def error_fields(reason: Reason, exc: BaseException, node: str | None = None) ->
 class LogSink:
     """Collects a job's printed text and passes it on in batches, at most every
     ``interval`` seconds (a program printing a line at a time must not cost a write per
-    line); :meth:`flush` passes on the rest."""
+    line), and at the latest ``interval`` seconds after it was printed (a timer passes on
+    what a program printed before going quiet); :meth:`flush` passes on the rest."""
 
     def __init__(self, write: Callable[[str], None], interval: float) -> None:
         self._write = write
@@ -314,20 +315,31 @@ class LogSink:
         self._pending: list[str] = []
         self._last = time.monotonic()
         self._lock = threading.Lock()
+        self._writing = threading.Lock()
+        self._timer: threading.Timer | None = None
 
     def __call__(self, text: str) -> None:
         with self._lock:
             self._pending.append(text)
-            if time.monotonic() - self._last < self._interval:
+            wait = self._interval - (time.monotonic() - self._last)
+            if wait > 0:
+                if self._timer is None:
+                    self._timer = threading.Timer(wait, self.flush)
+                    self._timer.daemon = True
+                    self._timer.start()
                 return
         self.flush()
 
     def flush(self) -> None:
-        with self._lock:
-            text, self._pending = "".join(self._pending), []
-            self._last = time.monotonic()
-        if text:
-            try:
-                self._write(text)
-            except Exception:  # a passing store error costs live logs, not the job
-                log.warning("could not store a job's logs as they came", exc_info=True)
+        with self._writing:  # pieces are written in the order they were printed
+            with self._lock:
+                text, self._pending = "".join(self._pending), []
+                self._last = time.monotonic()
+                timer, self._timer = self._timer, None
+            if timer is not None and timer is not threading.current_thread():
+                timer.cancel()
+            if text:
+                try:
+                    self._write(text)
+                except Exception:  # a passing store error costs live logs, not the job
+                    log.warning("could not store a job's logs as they came", exc_info=True)

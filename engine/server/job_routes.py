@@ -152,8 +152,13 @@ async def stream_job(
     service: Service,
     last_event_id: Annotated[int | None, Query(ge=0, description="Resume after this seq.")] = None,
     last_event_id_header: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    logs: Annotated[bool, Query(description="Send what the program prints as `event: log`."
+                                )] = True,
+    logs_after: Annotated[int, Query(ge=0, description="Characters of the logs the client "
+                                     "already has.")] = 0,
 ) -> StreamingResponse:
-    """Interim messages as server-sent events, then the final state; resumable.
+    """Interim messages and what the program prints as server-sent events, then the final
+    state; resumable.
 
     The stream ends when its token is revoked (``event: unauthorized``) or the job goes out
     of the user's sight (``event: gone``); open streams are capped per user and in all.
@@ -178,7 +183,8 @@ async def stream_job(
     user = service.user
     state.stream_slots.acquire(user)
     return SlotStreamingResponse(
-        job_events(service, job_id, after, state.policy, state.draining, recheck),
+        job_events(service, job_id, after, state.policy, state.draining, recheck,
+                   logs_after if logs else None),
         lambda: state.stream_slots.release(user),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from engine import job_log
 from engine.errors import EngineError, ProgramVersionGone, SandboxUnavailable
 from engine.events import JobEvents
 from engine.job_spec import JobSpec
@@ -170,6 +171,7 @@ class ClaimingExecutor:
             with self._lock:
                 self._running[job.id] = cancel
             self.events.notify(job.id)
+            job_log.running(job)
             threading.Thread(
                 target=self._work, args=(job, cancel), name=f"job-{job.id}", daemon=True
             ).start()
@@ -245,10 +247,12 @@ class ClaimingExecutor:
     def _finish(self, job_id: str, final: dict[str, Any]) -> None:
         """Store a job's final state; if that fails (a database error, a value it refuses),
         store a plain ``ERROR``/``engine_error`` instead, so no job stays ``RUNNING``."""
+        ended: JobRecord | None = None
         try:
             try:
                 with self.database.write() as tx:
-                    tx.jobs.finish(job_id, **final)
+                    if tx.jobs.finish(job_id, **final):
+                        ended = tx.jobs.get(job_id)
             except Exception as exc:
                 log.exception("job %s: its final state could not be stored", job_id)
                 fallback = error_fields(Reason.ENGINE_ERROR, exc)
@@ -256,10 +260,13 @@ class ClaimingExecutor:
                     f"the job's outcome could not be stored ({type(exc).__name__}); "
                     f"see the engine's log")
                 with self.database.write() as tx:
-                    tx.jobs.finish(job_id, **fallback)
+                    if tx.jobs.finish(job_id, **fallback):
+                        ended = tx.jobs.get(job_id)
         finally:
             self.events.notify(job_id)
             self._wake.set()
+        if ended is not None:
+            job_log.ended(ended)
 
 
 def final_fields(outcome: dict[str, Any], node: str) -> dict[str, Any]:

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import signal
 import statistics
@@ -47,7 +46,7 @@ from typing import Any
 import httpx
 import psutil
 import yaml
-from table import print_table
+from table import child_environment, print_table
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # the bombs and hostile programs of the tests
@@ -112,7 +111,7 @@ def _policies(target: Path) -> Path:
 
 def _add_user(home: Path, name: str) -> str:
     """``program-engine users add``; its standard output is the token."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("ENGINE_")}
+    env = child_environment(drop_prefixes=("ENGINE_",))
     done = subprocess.run([str(CLI), "users", "add", name, "--home", str(home)],
                           capture_output=True, text=True, env=env, timeout=120, check=True)
     return done.stdout.strip().splitlines()[-1]

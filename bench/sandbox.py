@@ -20,7 +20,6 @@ on demand.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
@@ -30,7 +29,15 @@ import uuid
 from pathlib import Path
 
 import psutil
-from table import Figure, Target, add_quick_flag, interleaved, print_figures, samples
+from table import (
+    Figure,
+    Target,
+    add_quick_flag,
+    child_environment,
+    interleaved,
+    print_figures,
+    samples,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 HELLO = REPO / "program_source" / "hello_world"
@@ -162,7 +169,7 @@ def main() -> None:
         Target.below(1)))
 
     cli = str(Path(sys.executable).with_name("program-engine"))
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = child_environment(PYTHONPATH=str(REPO))
     fresh = interleaved({
         "cli": lambda: subprocess.run(
             [cli, "run", str(HELLO), "--input", "iterations=3", "--json"],

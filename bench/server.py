@@ -22,7 +22,6 @@ the median, min and max of repeated runs:
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import signal
 import socket
@@ -38,7 +37,7 @@ from typing import Any
 
 import httpx
 import yaml
-from table import Figure, Target, add_quick_flag, print_figures
+from table import Figure, Target, add_quick_flag, child_environment, print_figures
 
 REPO = Path(__file__).resolve().parent.parent
 CLI = Path(sys.executable).with_name("program-engine")
@@ -73,7 +72,7 @@ class _Daemon:
     def __init__(self, home: Path, policies: Path) -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ENGINE_")}
+        env = child_environment(drop_prefixes=("ENGINE_",))
         env["ENGINE_POLICY_DIR"] = str(policies)
         self.process = subprocess.Popen(
             [str(CLI), "serve", "--port", str(self.port), "--home", str(home),

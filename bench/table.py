@@ -143,6 +143,19 @@ def add_quick_flag(parser: argparse.ArgumentParser) -> None:
                         help=f"few repeats, small sizes (also ${QUICK_ENV}=1); not for figures")
 
 
+def child_environment(*, drop_prefixes: tuple[str, ...] = (), **extra: str) -> dict[str, str]:
+    """This process's environment for a timed child process, as a user's shell would have it.
+
+    ``PYTHONDONTWRITEBYTECODE`` is dropped: an installed package has its ``.pyc`` files
+    (pip compiles them), so a child that recompiled every module would time the compiler.
+    Variables starting with one of ``drop_prefixes`` are dropped too; ``extra`` is added."""
+    env = {key: value for key, value in os.environ.items()
+           if key != "PYTHONDONTWRITEBYTECODE"
+           and not (drop_prefixes and key.startswith(drop_prefixes))}
+    env.update(extra)
+    return env
+
+
 def timed(function: Callable[[], Any]) -> float:
     """Seconds one call of ``function`` takes."""
     start = time.perf_counter()

@@ -41,6 +41,8 @@ class Action(StrEnum):
     USER_ADD = "user.add"
     USER_REVOKE = "user.revoke"
     USER_TOKEN = "user.token"
+    USER_DELETE = "user.delete"
+    TOKEN_REVOKE = "token.revoke"
     AUTH_REFUSED = "auth.refused"
 
 

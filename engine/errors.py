@@ -398,6 +398,36 @@ class InvalidReviewState(EngineError):
     problem_title = "Not waiting for review"
 
 
+class UserNotFound(NotFound):
+    """No such user of the daemon."""
+
+    problem_slug = "user-not-found"
+    problem_title = "User not found"
+
+
+class TokenNotFound(NotFound):
+    """No token with that id among the user's tokens."""
+
+    problem_slug = "token-not-found"
+    problem_title = "Token not found"
+
+
+class DuplicateUser(EngineError, ValueError):
+    """A user of that name exists already."""
+
+    http_status = 409
+    problem_slug = "duplicate-user"
+    problem_title = "User exists"
+
+
+class UserHasRecords(EngineError):
+    """A user still owns programs or jobs; deleting them too needs ``force``."""
+
+    http_status = 409
+    problem_slug = "user-has-records"
+    problem_title = "User owns programs or jobs"
+
+
 class QuotaExceeded(EngineError):
     """A per-user limit (queued jobs, request rate) would be exceeded; try again later."""
 

@@ -16,10 +16,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from engine.accounts import IssuedToken, UserDeletion
     from engine.audit import AuditRecord
     from engine.documents import BackendInfo
     from engine.program.result_decoder import ResultDecoder
-    from engine.records import JobRecord, JobStatus
+    from engine.records import JobRecord, JobStatus, TokenRecord, UserRecord
     from engine.reviews import ProgramReview
     from engine.runtime_job import RuntimeJob
     from engine.runtime_program import RuntimeProgram
@@ -170,6 +171,52 @@ class RuntimeServiceInterface(Protocol):
                   action: str | None = None, object_id: str | None = None,
                   limit: int | None = 100, skip: int = 0) -> list[AuditRecord]:
         """Audit entries matching every filter given, oldest first (admins only)."""
+        ...
+
+    # --- users and their tokens (admins only) ------------------------------------------
+    # Everyone else gets PermissionDenied (HTTP 403); each change is in the audit log.
+
+    def users(self, limit: int | None = 100, skip: int = 0) -> list[UserRecord]:
+        """The daemon's users by name, with how many valid tokens each holds."""
+        ...
+
+    def add_user(self, name: str, is_admin: bool = False, is_reviewer: bool = False,
+                 expires_in: float | None = None) -> IssuedToken:
+        """Add a user and return their first token (the only time its secret is seen).
+
+        ``expires_in`` is the token's lifetime in seconds (``None``: the default of
+        ``policies/accounts.yaml``, by default no expiry). :class:`DuplicateUser` if the
+        name is taken.
+        """
+        ...
+
+    def delete_user(self, name: str, force: bool = False) -> UserDeletion:
+        """Delete a user and their tokens.
+
+        While they own programs or jobs, :class:`UserHasRecords` (HTTP 409) unless
+        ``force``, which deletes those with them: their unfinished jobs are cancelled, so are
+        other users' queued jobs of their programs, and a later user of the same name
+        inherits nothing. To keep a user's records, revoke their tokens instead.
+        """
+        ...
+
+    def user_tokens(self, name: str, limit: int | None = 100, skip: int = 0
+                    ) -> list[TokenRecord]:
+        """A user's tokens, newest first: id, creation, expiry and revocation, never the
+        secret."""
+        ...
+
+    def issue_token(self, name: str, expires_in: float | None = None) -> IssuedToken:
+        """Another token for an existing user (its secret is seen this once)."""
+        ...
+
+    def revoke_token(self, name: str, token_id: str) -> TokenRecord:
+        """Revoke one token of a user by its id; requests with it get 401 from then on.
+        :class:`TokenNotFound` if the user has no token of that id."""
+        ...
+
+    def revoke_tokens(self, name: str) -> int:
+        """Revoke every token of a user; return how many were not revoked yet."""
         ...
 
     # --- what a RuntimeJob reads through (engine.runtime_job.JobSource) -----------------

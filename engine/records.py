@@ -161,3 +161,28 @@ class UserRecord:
     created_at: datetime
     active_tokens: int = 0
     is_reviewer: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRecord:
+    """One bearer token of a user, without its secret.
+
+    ``token_id`` is the first 12 hex digits of the token's SHA-256: it names the token in
+    listings, revocations and the audit log, and reveals nothing usable of it.
+    ``expires_at`` and ``revoked_at`` are ``None`` for a token that never expires or is not
+    revoked.
+    """
+
+    token_id: str
+    user: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+    def state(self, now: datetime) -> str:
+        """``revoked``, ``expired`` or ``valid`` at ``now`` (timezone-aware)."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= now:
+            return "expired"
+        return "valid"

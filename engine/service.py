@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from engine import job_log
 from engine.accounts import Accounts
 from engine.audit import EMBEDDED, Action, AuditOrigin, AuditRecord
+from engine.audit_log import AuditLog
 from engine.documents import BackendInfo
 from engine.errors import (
     DuplicateProgram,
@@ -63,6 +64,7 @@ from engine.runtime_job import RuntimeJob
 from engine.runtime_program import RuntimeProgram
 from engine.settings import Settings, get_settings
 from engine.store import Database, new_job_id, open_database
+from engine.user_admin import UserAdministration
 
 log = logging.getLogger(__name__)
 
@@ -261,7 +263,7 @@ def _see_running_jobs_through() -> None:
 threading._register_atexit(_see_running_jobs_through)  # type: ignore[attr-defined]
 
 
-class RuntimeService(RuntimeServiceInterface):
+class RuntimeService(UserAdministration, RuntimeServiceInterface):
     """Upload programs, run them as jobs, and read their results.
 
     ``home`` (default ``$ENGINE_HOME``, else ``~/.local/share/program-engine``) holds the
@@ -459,13 +461,12 @@ class RuntimeService(RuntimeServiceInterface):
     def delete_program(self, program_id: str) -> None:
         with self._db.write() as tx:
             self._owned_program(tx, program_id)
-            queued = tx.jobs.list(program_id=program_id, status=JobStatus.QUEUED, limit=None)
-            cancelled = [tx.jobs.request_cancel(job.id) for job in queued]
+            queued = tx.jobs.cancel_queued(program_id)
+            cancelled = [tx.jobs.get(job_id) for job_id in queued]
             tx.programs.delete(program_id)
-            self._audit(tx, Action.PROGRAM_DELETE, program_id,
-                        {"cancelled_jobs": [job.id for job in queued]})
-        for job in queued:
-            self._core.events.notify(job.id)
+            self._audit(tx, Action.PROGRAM_DELETE, program_id, {"cancelled_jobs": queued})
+        for job_id in queued:
+            self._core.events.notify(job_id)
         for ended in cancelled:
             if ended is not None and ended.is_final:
                 job_log.ended(ended)
@@ -566,6 +567,12 @@ class RuntimeService(RuntimeServiceInterface):
     def accounts(self) -> Accounts:
         """The users and bearer tokens of this service's store (what the daemon checks)."""
         return Accounts(self._db, actor=self.user, origin=self._origin)
+
+    @property
+    def audit_chain(self) -> AuditLog:
+        """The audit log of this service's store as ``program-engine audit`` reads it (to
+        verify its chain; the daemon's dashboard shows admins the result)."""
+        return AuditLog(self._db)
 
     def ping(self) -> None:
         """Read from the store once; raise if it does not answer (the daemon's readiness)."""

@@ -24,19 +24,16 @@ from pydantic_settings import (
 )
 
 from engine.errors import ConfigurationError
+from engine.settings_env import CONFIG_ENV, ENV_PREFIX
+from engine.settings_env import default_home as _default_home
 
-CONFIG_ENV = "ENGINE_CONFIG"
 MAX_CONFIG_BYTES = 1_000_000
-
-
-def _default_home() -> Path:
-    return Path.home() / ".local" / "share" / "program-engine"
 
 
 class Settings(BaseSettings):
     """Engine-wide settings; see the README's "Configuration" section."""
 
-    model_config = SettingsConfigDict(env_prefix="ENGINE_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     home: Path = Field(default_factory=_default_home, description="State folder.")
     docker_base_url: str | None = Field(

@@ -61,7 +61,7 @@ def outside(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_the_wheel_carries_the_policies_and_the_image_recipes(wheel: Path) -> None:
+def test_the_wheel_carries_the_policies_the_image_recipes_and_the_dashboard(wheel: Path) -> None:
     import zipfile
 
     names = set(zipfile.ZipFile(wheel).namelist())
@@ -69,6 +69,9 @@ def test_the_wheel_carries_the_policies_and_the_image_recipes(wheel: Path) -> No
         assert f"engine/policies/{policy.name}" in names
     for recipe in ("runtime.Dockerfile", "program.Dockerfile", "bootstrap-rootfs.sh"):
         assert f"engine/sandbox_images/{recipe}" in names
+    for kind in ("templates", "static"):  # the dashboard's pages and assets
+        for asset in (REPO / "engine" / "server" / "ui" / kind).iterdir():
+            assert f"engine/server/ui/{kind}/{asset.name}" in names
 
 
 def test_a_scan_only_install_reviews_programs_outside_the_repository(

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from engine.backends.admission import CallPlan, plan_call
 from engine.backends.devices import GENERIC_NAME, build_backend
 from engine.backends.policy import BackendPolicy, load_backend_policy
-from engine.backends.simulations import JobEnded, JobSimulations
+from engine.backends.simulations import JobEnded, JobSimulations, start_fork_server
 from engine.errors import BackendError, BackendRejected
 from engine.metadata import BackendRequirements
 from engine.protocol import BackendDescription
@@ -239,6 +239,10 @@ class BackendRegistry:
         """End every job's simulations."""
         for job in list(self._jobs):
             job.close()
+
+    def prepare_workers(self) -> None:
+        """Get the simulation workers' fork server going while a job's sandbox starts."""
+        start_fork_server()
 
     def _simulations(self, usage: JobUsage) -> JobSimulations:
         with usage.lock:

@@ -41,6 +41,7 @@ _POLL_SECONDS = 0.1
 _MAX_HEADER_BYTES = 64 * 1024  # a worker's JSON replies other than a result's text
 _context_lock = threading.Lock()
 _context: Any = None
+_fork_server_starting = False
 
 
 def worker_context() -> Any:
@@ -52,6 +53,26 @@ def worker_context() -> Any:
             context.set_forkserver_preload(["engine.backends.worker"])
             _context = context
         return _context
+
+
+def start_fork_server() -> None:
+    """Start the fork server in the background, once per process, so that a job's first
+    ``backend.run`` does not wait for it to import Qiskit and Aer (about a second here).
+
+    Called when a job starts: the import then overlaps the container's start-up. A failure
+    here is not reported; the first worker start tries again and says what went wrong."""
+    global _fork_server_starting
+    with _context_lock:
+        if _fork_server_starting:
+            return
+        _fork_server_starting = True
+
+    def start() -> None:
+        with contextlib.suppress(Exception):
+            worker_context()
+            forkserver.ensure_running()
+
+    threading.Thread(target=start, name="fork-server-start", daemon=True).start()
 
 
 class _WorkerPopen(popen_forkserver.Popen):

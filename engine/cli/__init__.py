@@ -11,6 +11,8 @@ import sys
 
 import typer
 
+from engine.cli.help_pages import teach
+
 app = typer.Typer(
     name="program-engine",
     help="Review, sandbox and run Qiskit-Runtime-style programs.",
@@ -58,6 +60,7 @@ def _register_commands() -> None:
 
 
 _register_commands()
+teach(app)
 
 
 def main() -> None:

@@ -103,7 +103,8 @@ def run(
     ] = None,
     input_pairs: Annotated[
         list[str] | None,
-        typer.Option("--input", help="One input as KEY=JSON; repeat for more."),
+        typer.Option("--input", help="One input as KEY=JSON; repeat for more.",
+                     metavar="KEY=JSON"),
     ] = None,
     backend: Annotated[
         str | None, typer.Option(help="Backend name (default: the policy's).", show_default=False)
@@ -279,10 +280,11 @@ def list_jobs(
     filters: dict[str, Any] = {"skip": skip}
     if limit is not None:
         filters["limit"] = limit
-    with open_service(service, as_json=as_json) as engine:
-        jobs = engine.jobs(program_id=program, status=status.value if status else None,
-                           **filters)
-        rows = [job_dict(job) for job in jobs]
+    filters.update(program_id=program, status=status.value if status else None)
+    rows = service.quick_reads().job_documents(**filters)
+    if rows is None:
+        with open_service(service, as_json=as_json) as engine:
+            rows = [job_dict(job) for job in engine.jobs(**filters)]
     if as_json:
         print_json(rows)
         return
@@ -295,8 +297,10 @@ def list_jobs(
 @service_command
 def show(job_id: JobIdArgument, service: ServiceOptions, as_json: JsonOption = False) -> None:
     """Show a job: status, reason, backend, inputs, metrics and error."""
-    with open_service(service, as_json=as_json) as engine:
-        row = job_dict(engine.job(job_id))
+    row = service.quick_reads().job_document(job_id)
+    if row is None:
+        with open_service(service, as_json=as_json) as engine:
+            row = job_dict(engine.job(job_id))
     if as_json:
         print_json(row)
         return

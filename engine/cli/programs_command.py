@@ -102,7 +102,8 @@ def update(
     name: Annotated[str | None, typer.Option(help="New name.")] = None,
     description: Annotated[str | None, typer.Option(help="New description.")] = None,
     max_execution_time: Annotated[
-        int | None, typer.Option(min=1, help="New wall-time limit in whole seconds.")
+        int | None, typer.Option(min=1, help="New wall-time limit in whole seconds.",
+                                 metavar="SECONDS")
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -143,8 +144,10 @@ def list_programs(
     paging: dict[str, Any] = {"skip": skip}
     if limit is not None:
         paging["limit"] = limit
-    with open_service(service, as_json=as_json) as engine:
-        programs = engine.programs(**paging)
+    programs = service.quick_reads().programs(**paging)
+    if programs is None:
+        with open_service(service, as_json=as_json) as engine:
+            programs = engine.programs(**paging)
     if as_json:
         print_json([program.to_dict() for program in programs])
         return

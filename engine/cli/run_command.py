@@ -33,11 +33,13 @@ def run(
     ] = None,
     input_pairs: Annotated[
         list[str] | None,
-        typer.Option("--input", help="One input as KEY=JSON; repeat for more."),
+        typer.Option("--input", help="One input as KEY=JSON; repeat for more.",
+                     metavar="KEY=JSON"),
     ] = None,
     backend: Annotated[str | None, typer.Option(help="Backend name.")] = None,
     max_execution_time: Annotated[
-        float | None, typer.Option(help="Wall-time limit in seconds (default: metadata).")
+        float | None, typer.Option(help="Wall-time limit in seconds (default: metadata).",
+                                   metavar="SECONDS")
     ] = None,
     profile: Annotated[str | None, typer.Option(help="Resource profile from policies.")] = None,
     scan: Annotated[

@@ -19,13 +19,13 @@ import typer
 from engine.cli.output import error_console
 
 HomeOption = Annotated[Path | None, typer.Option(
-    "--home", help="State folder [default: $ENGINE_HOME or ~/.local/share/program-engine].",
+    "--home", help="State folder (default: $ENGINE_HOME or ~/.local/share/program-engine).",
     file_okay=False, show_default=False)]
 DatabaseOption = Annotated[str | None, typer.Option(
-    "--database-url", help="SQLAlchemy URL of the store [default: SQLite under the home].",
+    "--database-url", help="SQLAlchemy URL of the store (default: SQLite under the home).",
     show_default=False)]
 ConfigOption = Annotated[Path | None, typer.Option(
-    "--config", help="A YAML or JSON file of settings [default: $ENGINE_CONFIG].",
+    "--config", help="A YAML or JSON file of settings (default: $ENGINE_CONFIG).",
     dir_okay=False, show_default=False)]
 
 
@@ -82,22 +82,22 @@ def _fail(message: str) -> None:
 
 def serve(
     host: Annotated[str | None, typer.Option(
-        help="Address to listen on [default: 127.0.0.1].", show_default=False)] = None,
+        help="Address to listen on (default: 127.0.0.1).", show_default=False)] = None,
     port: Annotated[int | None, typer.Option(
-        help="Port to listen on [default: 8787].", show_default=False)] = None,
+        help="Port to listen on (default: 8787).", show_default=False)] = None,
     home: HomeOption = None,
     database_url: DatabaseOption = None,
     config: ConfigOption = None,
     log_level: Annotated[LogLevel, typer.Option(help="uvicorn's log level.")] = LogLevel.info,
     log_format: Annotated[LogFormat | None, typer.Option(
-        help="Log lines as key=value (logfmt) or JSON objects [default: $ENGINE_LOG_FORMAT "
-        "or logfmt].", show_default=False)] = None,
+        help="Log lines as key=value (logfmt) or JSON objects (default: $ENGINE_LOG_FORMAT "
+        "or logfmt).", show_default=False)] = None,
     executor: Annotated[str | None, typer.Option(
-        help="Where jobs run: local or ray [default: $ENGINE_EXECUTOR or local].",
+        help="Where jobs run: local or ray (default: $ENGINE_EXECUTOR or local).",
         show_default=False)] = None,
     ray_address: Annotated[str | None, typer.Option(
         help="HOST:PORT of the Ray cluster's head, for --executor ray "
-        "[default: $ENGINE_RAY_ADDRESS].", show_default=False)] = None,
+        "(default: $ENGINE_RAY_ADDRESS).", show_default=False)] = None,
 ) -> None:
     """Run the HTTP API (docs at /docs) until SIGTERM or Ctrl-C."""
     settings = load_settings(config, host=host, port=port, home=home,

@@ -26,6 +26,11 @@ cancel them). Only ``jobs run`` then opens it with the configured executor
 (``$ENGINE_EXECUTOR``: ``local`` by default, or ``ray``), to wait for its job: in embedded
 mode there is no daemon, so the CLI process itself runs (or dispatches) the job.
 
+Listings: ``jobs list``, ``jobs show`` and ``programs list`` on a SQLite store read the file
+without opening the service (:mod:`engine.quick_reads`: no SQLAlchemy, no pydantic-settings),
+with the same answers; in every other case (remote mode, PostgreSQL, a config file, a store
+to migrate, a dead engine's jobs to end) they open it as the other commands do.
+
 Exit codes: 0 success; 1 the thing checked failed (an upload rejected by the static review,
 a job that ended ERROR or CANCELLED); 2 a usage error, something not found, permission
 denied, invalid metadata or inputs, Docker unavailable, or an internal error. Errors go to
@@ -106,6 +111,14 @@ class ServiceOptions:
     def remote(self) -> bool:
         """Whether the commands talk to a daemon rather than a local store."""
         return self.url is not None
+
+    def quick_reads(self) -> Any:
+        """The local store's listings without the service (:class:`engine.quick_reads.QuickReads`):
+        each answers ``None`` when only the service can answer (remote mode among others)."""
+        from engine.quick_reads import QuickReads, store_file
+
+        path = None if self.remote else store_file(self.home, self.database_url)
+        return QuickReads(path, self.user or FALLBACK_USER)
 
     def connect(self, *, run_jobs: bool = False) -> Any:
         """Open the service: a ``RuntimeService``, or a ``RemoteRuntimeService`` with ``--url``.

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from engine.audit import AuditRecord
+from engine.client.remote_accounts import RemoteUserAdministration
 from engine.client.remote_job import RemoteRuntimeJob
 from engine.client.uploads import _metadata_object, _program_parts
 from engine.client.wire import _error_from, _job_record, _program, _seconds, _segment
@@ -30,7 +31,7 @@ _PAGE = 1000
 _INCLUDE = {"include": ["result", "logs"]}
 
 
-class RemoteRuntimeService(RuntimeServiceInterface):
+class RemoteRuntimeService(RemoteUserAdministration, RuntimeServiceInterface):
     """A daemon's programs and jobs, through the embedded service's interface.
 
     ``url`` is the daemon's base URL, ``token`` a bearer token from ``program-engine users

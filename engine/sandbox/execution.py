@@ -187,6 +187,7 @@ def run_job(
 
     def prepare() -> StartMessage:
         # Runs while the container boots: this is where the host imports Qiskit.
+        registry.prepare_workers()
         return StartMessage(
             job_id=spec.job_id,
             entry=spec.entry,

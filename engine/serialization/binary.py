@@ -18,7 +18,8 @@ from engine.serialization.budget import Budget
 _B64_STEP = 1 << 20
 # Raw bytes handed to zlib per step, so its output arrives in small pieces.
 _COMPRESS_STEP = 1 << 20
-# Most bytes inflated per step while a value's header is still being inspected.
+# Most bytes inflated per step while a value's header is still being inspected (and, when
+# the value is only counted, _COMPRESS_STEP after it).
 _INSPECT_STEP = 1 << 16
 
 
@@ -110,17 +111,43 @@ def inflate(
     ``inspect`` sees the bytes inflated so far, in steps of at most 64 KiB, until it returns
     True: a reader checks its header there (and raises) before the rest is inflated.
     """
+    return _inflate(value, type_name, budget, inspect, keep=True)[0]
+
+
+def inflated_length(
+    value: object, type_name: str, budget: Budget, inspect: Callable[[bytearray], bool]
+) -> tuple[bytearray, int]:
+    """Check a value as :func:`inflate` does, keeping only its header: the bytes up to where
+    ``inspect`` returned True, and the number of bytes the whole value inflates to.
+
+    For checking a payload that is then dropped: it never holds the inflated value."""
+    return _inflate(value, type_name, budget, inspect, keep=False)
+
+
+def _inflate(
+    value: object,
+    type_name: str,
+    budget: Budget,
+    inspect: Callable[[bytearray], bool] | None,
+    *,
+    keep: bool,
+) -> tuple[bytearray, int]:
     text = _require_text(value, type_name)
     limit = budget.allowance()
     inflater = zlib.decompressobj()
     out = bytearray()
+    length = 0
     pending = inspect
 
     def step(data: bytes) -> None:
-        nonlocal pending
-        room = limit - len(out) + 1
-        out.extend(inflater.decompress(data, room if pending is None else min(room, _INSPECT_STEP)))
-        if len(out) > limit:
+        nonlocal pending, length
+        room = limit - length + 1
+        most = _INSPECT_STEP if pending is not None else room if keep else _COMPRESS_STEP
+        piece = inflater.decompress(data, min(room, most))
+        length += len(piece)
+        if keep or pending is not None:
+            out.extend(piece)
+        if length > limit:
             raise DecodeBudgetExceeded(
                 f"{type_name}: decompressed value exceeds {limit} bytes "
                 f"({budget.allowance_limit()})",
@@ -140,5 +167,5 @@ def inflate(
         raise DecodeError(f"{type_name}: zlib stream is truncated")
     if inflater.unused_data:
         raise DecodeError(f"{type_name}: bytes follow the end of the zlib stream")
-    budget.charge(len(out))
-    return out
+    budget.charge(length)
+    return out, length

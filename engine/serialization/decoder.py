@@ -35,9 +35,9 @@ from qiskit.result import Result
 
 from engine.errors import DecodeError
 from engine.serialization import circuits, noise, sparse
-from engine.serialization.binary import inflate, unb64
+from engine.serialization.binary import inflate, inflated_length, unb64
 from engine.serialization.budget import Budget
-from engine.serialization.npy import read_npy, read_npy_header
+from engine.serialization.npy import checked_npy_header, read_npy, read_npy_header
 from engine.serialization.parameters import ParameterReader
 from engine.serialization.plain import as_plain
 from engine.serialization.policy import SerializationPolicy, default_policy
@@ -239,3 +239,20 @@ class RuntimeDecoder(json.JSONDecoder):
 
     def _spmatrix(self, value: Any) -> Any:
         return sparse.read_npz(unb64(value, "spmatrix", self._budget), self._budget)
+
+
+class CheckingDecoder(RuntimeDecoder):
+    """A :class:`RuntimeDecoder` for checking a payload that is then dropped.
+
+    It refuses exactly what :class:`RuntimeDecoder` refuses, but inflates each compressed
+    array without keeping its bytes and stands a zero-filled array of the declared shape in
+    its place (its pages are not touched, so it takes no memory): checking a large result
+    then costs its text, not its text and its array."""
+
+    def _ndarray(self, value: Any) -> np.ndarray:
+        if not isinstance(value, str):
+            return super()._ndarray(value)
+        prefix, length = inflated_length(value, "ndarray", self._budget, self._charge_npy_header)
+        header = checked_npy_header(prefix, length)
+        order = "F" if header.fortran_order else "C"
+        return np.zeros(header.shape, dtype=header.dtype, order=order)

@@ -118,21 +118,27 @@ def read_npy_header(buffer: bytearray | bytes, type_name: str = "ndarray") -> Np
     return NpyHeader(tuple(shape), bool(fortran_order), dtype, data_start)
 
 
-def read_npy(buffer: bytearray | bytes, type_name: str = "ndarray") -> np.ndarray:
-    """The array stored in ``buffer`` (``.npy`` bytes), viewing ``buffer`` without a copy."""
-    if len(buffer) < 10 or bytes(buffer[:6]) != _MAGIC:
+def checked_npy_header(prefix: bytearray | bytes, length: int,
+                       type_name: str = "ndarray") -> NpyHeader:
+    """The header of ``.npy`` bytes that start with ``prefix`` and are ``length`` bytes long,
+    refused unless it holds exactly the data it declares."""
+    if len(prefix) < 10 or bytes(prefix[:6]) != _MAGIC:
         raise DecodeError(f"{type_name}: value is not .npy data (bad magic)")
-    header = read_npy_header(buffer, type_name)
+    header = read_npy_header(prefix, type_name)
     if header is None:
         raise DecodeError(f"{type_name}: .npy header is truncated")
-    shape, fortran_order, dtype, data_start = header
-    expected = header.nbytes
-    available = len(buffer) - data_start
-    if available != expected:
+    available = length - header.data_start
+    if available != header.nbytes:
         raise DecodeError(
-            f"{type_name}: .npy data holds {available} bytes but its header (shape {shape}, "
-            f"dtype {dtype}) says {expected}"
+            f"{type_name}: .npy data holds {available} bytes but its header (shape "
+            f"{header.shape}, dtype {header.dtype}) says {header.nbytes}"
         )
+    return header
+
+
+def read_npy(buffer: bytearray | bytes, type_name: str = "ndarray") -> np.ndarray:
+    """The array stored in ``buffer`` (``.npy`` bytes), viewing ``buffer`` without a copy."""
+    shape, fortran_order, dtype, data_start = checked_npy_header(buffer, len(buffer), type_name)
     if dtype.itemsize == 0:
         return np.zeros(shape, dtype=dtype)
     flat = np.frombuffer(buffer, dtype=dtype, count=math.prod(shape), offset=data_start)

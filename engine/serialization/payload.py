@@ -10,7 +10,8 @@ text. :func:`check_payload` refuses what would break the engine later:
   ``max_values``, all measured on the text without parsing it (nothing here recurses, so
   200,000 levels of nesting cost a scan, not a ``RecursionError``);
 - with ``trial_decode`` (the final result), text that is not JSON or that ``RuntimeDecoder``
-  refuses within its budget. The decoded value is dropped; the text is what is kept.
+  refuses within its budget (:class:`~engine.serialization.decoder.CheckingDecoder`, which
+  keeps no array's bytes). The decoded value is dropped; the text is what is kept.
 
 Interim messages get the cheap checks only: they stay encoded and are decoded when read.
 """
@@ -78,10 +79,10 @@ def check_payload(
 
 
 def _trial_decode(text: str, policy: SerializationPolicy) -> None:
-    from engine.serialization.decoder import RuntimeDecoder
+    from engine.serialization.decoder import CheckingDecoder
 
     try:
-        json.loads(text, cls=RuntimeDecoder, policy=policy)
+        json.loads(text, cls=CheckingDecoder, policy=policy)
     except DecodeError:
         raise
     except ValueError as exc:  # json.JSONDecodeError

@@ -31,6 +31,8 @@ from engine.server import (
     problems,
     program_routes,
     review_routes,
+    ui,
+    user_routes,
 )
 from engine.server.limits import RateLimiter, RequestLimitMiddleware
 from engine.server.metrics import HTTPMetricsMiddleware, Metrics
@@ -103,7 +105,9 @@ def create_app(settings: Settings | None = None, *, policy: ServerPolicy | None 
     app.include_router(job_routes.router)
     app.include_router(review_routes.router)
     app.include_router(audit_routes.router)
+    app.include_router(user_routes.router)
     app.include_router(ops.router)
+    ui.install(app)
     app.add_middleware(RequestLimitMiddleware, policy=policy)
     app.add_middleware(HTTPMetricsMiddleware, metrics=metrics)
     return app

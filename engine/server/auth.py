@@ -1,11 +1,12 @@
 """Who is asking: bearer-token authentication and the per-request service view.
 
 ``Authorization: Bearer <token>`` is required on every ``/v1`` route. The token's SHA-256 is
-looked up among the valid (unrevoked) tokens; a missing, malformed, unknown or revoked
-token is 401 with a ``WWW-Authenticate`` challenge, and the message never says which of
-those it was beyond "missing" and "not valid". The user's request rate is then checked
-(429). The route gets ``service.as_user(name, is_admin=...)``: the embedded service acting
-as that user, so every visibility and ownership rule is the service's own.
+looked up among the valid (neither revoked nor expired) tokens; a missing, malformed,
+unknown, revoked or expired token is 401 with a ``WWW-Authenticate`` challenge, and the
+message never says which of those it was beyond "missing" and "not valid" (the audit log
+does, for admins). The user's request rate is then checked (429). The route gets
+``service.as_user(name, is_admin=...)``: the embedded service acting as that user, so every
+visibility and ownership rule is the service's own.
 """
 
 from __future__ import annotations
@@ -99,8 +100,8 @@ def principal_of(state: Any, token: str, origin: AuditOrigin | None = None) -> P
     user = state.service.accounts.authenticate(token)
     if user is None:
         if origin is not None:
-            state.service.accounts.refuse("invalid", origin)
-        raise AuthenticationError("the bearer token is not valid (unknown or revoked)")
+            state.service.accounts.refuse_token(token, origin)
+        raise AuthenticationError("the bearer token is not valid (unknown, revoked or expired)")
     return Principal(user.name, user.is_admin, user.is_reviewer)
 
 

@@ -23,9 +23,9 @@ from engine.server.auth import Service, bearer_token, principal_of
 from engine.server.problems import Problem, openapi_responses
 from engine.server.schemas import JobList, RunRequest, job_etag, job_json
 from engine.server.streams import (
-    SlotStreamingResponse,
-    job_events,
     job_record,
+    open_job_stream,
+    resume_point,
     wait_until_changed,
 )
 
@@ -163,15 +163,7 @@ async def stream_job(
     The stream ends when its token is revoked (``event: unauthorized``) or the job goes out
     of the user's sight (``event: gone``); open streams are capped per user and in all.
     """
-    after = last_event_id or 0
-    if last_event_id_header is not None and last_event_id_header.strip():
-        text = last_event_id_header.strip()
-        if not text.isdigit() or len(text) > 18:
-            raise InputValidationError(
-                [("Last-Event-ID", "must be a message sequence number (a non-negative integer)")],
-                what="headers",
-            )
-        after = int(text)
+    after = resume_point(last_event_id, last_event_id_header)
     await job_record(service, job_id)  # 404 before the stream starts
     state = request.app.state
     token = bearer_token(request) or ""
@@ -180,15 +172,8 @@ async def stream_job(
         principal = principal_of(state, token)
         return state.service.as_user(principal.name, is_admin=principal.is_admin)
 
-    user = service.user
-    state.stream_slots.acquire(user)
-    return SlotStreamingResponse(
-        job_events(service, job_id, after, state.policy, state.draining, recheck,
-                   logs_after if logs else None),
-        lambda: state.stream_slots.release(user),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return open_job_stream(state, service, job_id, after, recheck,
+                           logs_after if logs else None)
 
 
 @router.post("/{job_id}/cancel", status_code=202, response_model=JobDocument,

@@ -48,7 +48,12 @@ from anyio import to_thread
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from engine.errors import AuthenticationError, JobNotFound, QuotaExceeded
+from engine.errors import (
+    AuthenticationError,
+    InputValidationError,
+    JobNotFound,
+    QuotaExceeded,
+)
 from engine.records import JobRecord
 from engine.server.policy import ServerPolicy
 from engine.server.problems import Problem, ProblemRaised
@@ -223,3 +228,32 @@ async def job_events(service: Any, job_id: str, after: int, policy: ServerPolicy
         until_heartbeat = policy.stream_heartbeat_seconds - (now - last_sent)
         await wait_for_change(service, job_id,
                               max(0.01, min(policy.wait_slice_seconds, until_heartbeat)))
+
+
+def resume_point(last_event_id: int | None, header: str | None) -> int:
+    """The message a stream starts after: the ``Last-Event-ID`` header a reconnecting
+    ``EventSource`` sends, else the ``last_event_id`` query parameter, else 0."""
+    if header is not None and header.strip():
+        text = header.strip()
+        if not text.isdigit() or len(text) > 18:
+            raise InputValidationError(
+                [("Last-Event-ID", "must be a message sequence number (a non-negative integer)")],
+                what="headers",
+            )
+        return int(text)
+    return last_event_id or 0
+
+
+def open_job_stream(state: Any, service: Any, job_id: str, after: int,
+                    recheck: Callable[[], Any],
+                    logs_after: int | None = 0) -> SlotStreamingResponse:
+    """The event stream of a job the caller may see, holding one of the user's stream slots
+    (429 or 503 when none is free) until it ends; ``logs_after`` as for :func:`job_events`."""
+    user = service.user
+    state.stream_slots.acquire(user)
+    return SlotStreamingResponse(
+        job_events(service, job_id, after, state.policy, state.draining, recheck, logs_after),
+        lambda: state.stream_slots.release(user),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

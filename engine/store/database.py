@@ -43,15 +43,12 @@ from engine.errors import ConfigurationError
 from engine.settings import Settings, get_settings
 from engine.store.audit_queries import AuditRepository
 from engine.store.job_queries import JobRepository
+from engine.store.location import DATABASE_FILE, HEAD_REVISION
 from engine.store.program_queries import ProgramRepository
 from engine.store.review_queries import ReviewRepository
 from engine.store.users import UserRepository
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-#: The newest migration's revision id (``migrations/versions/``); a test checks that it is
-#: Alembic's head, so adding a migration without moving it fails the tests.
-HEAD_REVISION = "0003"
-DATABASE_FILE = "engine.db"
 SUPPORTED_DIALECTS = ("sqlite", "postgresql")
 
 # Execution option that makes the SQLite ``begin`` hook emit BEGIN IMMEDIATE.
@@ -144,11 +141,8 @@ class Database:
         if self.schema_revisions() == [HEAD_REVISION]:
             return
         from alembic import command  # imported here: only a store behind the head needs it
-        from alembic.config import Config
 
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
-        config.set_main_option("path_separator", "os")
+        config = alembic_config()
         # One write transaction for the whole upgrade (BEGIN IMMEDIATE on SQLite, an advisory
         # lock on PostgreSQL): two processes opening a new store at once take turns, and
         # the second finds the schema in place.
@@ -172,6 +166,17 @@ class Database:
 
     def __repr__(self) -> str:
         return f"Database({self.url.render_as_string(hide_password=True)!r})"
+
+
+def alembic_config() -> Any:
+    """The Alembic configuration of the store's migrations (built in code: no ``alembic.ini``);
+    pass the connection to migrate over as ``config.attributes["connection"]``."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
+    config.set_main_option("path_separator", "os")
+    return config
 
 
 def _transaction(session: Session, *, writable: bool) -> Transaction:

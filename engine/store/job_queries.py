@@ -329,6 +329,13 @@ class JobRepository(Repository):
             )
         return self.get(job_id)
 
+    def cancel_queued(self, program_id: str) -> list[str]:
+        """Cancel every QUEUED job of a program (its source is going); return their ids."""
+        queued = self.list(program_id=program_id, status=JobStatus.QUEUED, limit=None)
+        for job in queued:
+            self.request_cancel(job.id)
+        return [job.id for job in queued]
+
     def delete(self, job_id: str) -> bool:
         """Delete a job and its interim messages; ``False`` if there is no such job."""
         self._require_write("delete")

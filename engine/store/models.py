@@ -19,7 +19,8 @@ Eight tables:
 ``users``
     The daemon's users: a name (what ``owner`` columns hold) and an admin flag.
 ``api_tokens``
-    Bearer tokens of users, kept only as SHA-256 hashes; revoked ones are kept, marked.
+    Bearer tokens of users, kept only as SHA-256 hashes, each named by a short id (the first
+    12 hex digits of its hash) and with an optional expiry; revoked ones are kept, marked.
 ``audit_log``
     Append-only, hash-chained record of every change and refusal that matters
     (:mod:`engine.audit`); ``seq`` numbers entries 1, 2, 3 ... without gaps.
@@ -74,6 +75,8 @@ NAMING_CONVENTION = {
 ID_LENGTH = 128
 NAME_LENGTH = 200
 PATH_LENGTH = 500
+#: A token's id: the first hex digits of its SHA-256.
+TOKEN_ID_LENGTH = 12
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -248,8 +251,14 @@ class ApiToken(Base):
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Nullable only because SQLite adds a column to a filled table that way; always written.
+    token_id: Mapped[str | None] = mapped_column(String(TOKEN_ID_LENGTH))
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    __table_args__ = (Index("ix_api_tokens_user_name", "user_name"),)
+    __table_args__ = (
+        Index("ix_api_tokens_user_name", "user_name"),
+        Index("ix_api_tokens_token_id", "token_id", unique=True),
+    )
 
 
 class AuditEntry(Base):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import sqlite3
+import zlib
 from typing import Any
 
 import numpy as np
@@ -11,6 +14,9 @@ import pytest
 
 from engine.errors import DecodeBudgetExceeded, DecodeError
 from engine.serialization import RuntimeEncoder, SerializationPolicy, default_policy
+from engine.serialization.binary import inflated_length
+from engine.serialization.decoder import CheckingDecoder, RuntimeDecoder
+from engine.serialization.npy import checked_npy_header
 from engine.serialization.payload import check_payload, lone_surrogate_at, scrub_text
 from tests.serialization.bombs import array_bomb, npy_zeros_wire, vector_bomb
 
@@ -110,3 +116,65 @@ def test_whatever_the_decoder_raises_becomes_a_decode_error() -> None:
     text = json.dumps({"__type__": "complex", "__value__": "not a pair"})
     with pytest.raises(DecodeError, match=r"complex: value must be"):
         check_payload(text, trial_decode=True)
+
+
+def _ndarray_wire(npy: bytes, *, cut: int = 0) -> str:
+    packed = zlib.compress(npy)
+    return json.dumps({"__type__": "ndarray",
+                       "__value__": base64.b64encode(packed[: len(packed) - cut]).decode()})
+
+
+def _npy(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def _object_header() -> bytes:
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        buffer, {"descr": "|O", "fortran_order": False, "shape": (2,)})
+    return buffer.getvalue()
+
+
+_GOOD = _npy(np.arange(1000, dtype="<f8").reshape(10, 100))
+_FORTRAN = _npy(np.asfortranarray(np.ones((3, 5), dtype="<i4")))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        _ndarray_wire(b"NOTNPY" + _GOOD[6:]),  # bad magic
+        _ndarray_wire(_GOOD[:-8]),  # the header declares more data than follows
+        _ndarray_wire(_GOOD + b"\0" * 8),  # more data than the header declares
+        _ndarray_wire(_GOOD[:20]),  # the header itself is cut short
+        _ndarray_wire(_GOOD, cut=4),  # the zlib stream is truncated
+        _ndarray_wire(_object_header() + b"\0" * 16),  # an array of pickled objects
+    ],
+)
+def test_the_checking_decoder_refuses_what_the_decoder_refuses(text: str) -> None:
+    with pytest.raises(DecodeError) as full:
+        json.loads(text, cls=RuntimeDecoder)
+    with pytest.raises(DecodeError) as checking:
+        json.loads(text, cls=CheckingDecoder)
+    assert str(checking.value) == str(full.value)
+
+
+@pytest.mark.parametrize("npy", [_GOOD, _FORTRAN])
+def test_the_checking_decoder_stands_zeros_of_the_same_shape_for_an_array(npy: bytes) -> None:
+    decoded = json.loads(_ndarray_wire(npy), cls=RuntimeDecoder)
+    checked = json.loads(_ndarray_wire(npy), cls=CheckingDecoder)
+    assert (checked.shape, checked.dtype) == (decoded.shape, decoded.dtype)
+    assert checked.flags.f_contiguous == decoded.flags.f_contiguous
+    assert not checked.any()
+
+
+def test_counting_an_inflated_value_keeps_only_its_header() -> None:
+    npy = _npy(np.zeros(4 << 20))  # 32 MiB
+    packed = base64.b64encode(zlib.compress(npy)).decode()
+    decoder = RuntimeDecoder()
+    prefix, length = inflated_length(packed, "ndarray", decoder._new_budget(),
+                                      decoder._charge_npy_header)
+    assert length == len(npy)
+    assert len(prefix) <= 1 << 16
+    assert checked_npy_header(prefix, length).shape == (4 << 20,)

@@ -24,7 +24,7 @@ from engine.store.models import Base
 WORKER = Path(__file__).with_name("store_worker.py")
 TABLES = {"programs", "program_versions", "program_files", "jobs", "job_messages", "users",
           "api_tokens", "audit_log"}
-HEAD = "0003"
+HEAD = "0004"
 
 
 def _tables(path: Path) -> set[str]:

@@ -11,7 +11,7 @@ import html
 import json
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -226,6 +226,19 @@ class RuntimeJob:
                 return
             if not messages:
                 self._source.wait_for_job_change(self.job_id(), _POLL_SECONDS)
+
+    def log_stream(self) -> Iterator[str]:
+        """What the program prints, piece by piece as it is printed (within the sandbox's
+        log cap), until the job has ended and all of it is out."""
+        written = 0
+        while True:
+            record = self._refresh()
+            if len(record.logs) > written:
+                yield record.logs[written:]
+                written = len(record.logs)
+            if record.is_final:
+                return
+            self._source.wait_for_job_change(self.job_id(), _POLL_SECONDS)
 
     def cancel(self) -> None:
         """Cancel the job: a queued job ends at once, a running one's sandbox is stopped."""

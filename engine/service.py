@@ -32,6 +32,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from engine import job_log
 from engine.accounts import Accounts
 from engine.audit import EMBEDDED, Action, AuditOrigin, AuditRecord
 from engine.audit_log import AuditLog
@@ -134,9 +135,14 @@ class _Core:
                 job.claimed_by for job in running
                 if is_local(job.claimed_by) and not is_alive(job.claimed_by)
             }
+            ended = []
             for claimer in sorted(dead):
                 recovered = tx.jobs.recover_after_restart(claimed_by=claimer)
                 log.warning("jobs %s ended: their engine process died", recovered.failed)
+                ended += [tx.jobs.get(job_id) for job_id in recovered.failed]
+        for record in ended:
+            if record is not None:
+                job_log.ended(record)
         if not (reap or dead):
             return
         try:
@@ -320,6 +326,11 @@ class RuntimeService(UserAdministration, RuntimeServiceInterface):
     def _db(self) -> Database:
         return self._core.database
 
+    @property
+    def store_url(self) -> str:
+        """The store's database URL, its password hidden (for logs and diagnostics)."""
+        return self._db.url.render_as_string(hide_password=True)
+
     def as_user(self, user: str, *, is_admin: bool = False, is_reviewer: bool = False,
                 origin: AuditOrigin | None = None) -> RuntimeService:
         """A view of the same store acting as ``user`` (what the daemon uses per request).
@@ -451,10 +462,14 @@ class RuntimeService(UserAdministration, RuntimeServiceInterface):
         with self._db.write() as tx:
             self._owned_program(tx, program_id)
             queued = tx.jobs.cancel_queued(program_id)
+            cancelled = [tx.jobs.get(job_id) for job_id in queued]
             tx.programs.delete(program_id)
             self._audit(tx, Action.PROGRAM_DELETE, program_id, {"cancelled_jobs": queued})
         for job_id in queued:
             self._core.events.notify(job_id)
+        for ended in cancelled:
+            if ended is not None and ended.is_final:
+                job_log.ended(ended)
 
     # --- jobs --------------------------------------------------------------------------------
 
@@ -505,6 +520,7 @@ class RuntimeService(UserAdministration, RuntimeServiceInterface):
             self._audit(tx, Action.JOB_RUN, record.id,
                         {"program_id": program.id, "program_version": version.version,
                          "backend": spec.backend})
+        job_log.queued(record)
         if self._core.executor is not None:
             self._core.submitted.add(record.id)
             self._core.executor.wake()
@@ -638,8 +654,10 @@ class RuntimeService(UserAdministration, RuntimeServiceInterface):
                 f"running job can be cancelled"
             )
         with self._db.write() as tx:
-            tx.jobs.request_cancel(job_id)
+            after = tx.jobs.request_cancel(job_id)
             self._audit(tx, Action.JOB_CANCEL, job_id, {"program_id": record.program_id})
+        if record.status is JobStatus.QUEUED and after is not None and after.is_final:
+            job_log.ended(after)
         if self._core.executor is not None:
             self._core.executor.cancel(job_id)
         self._core.events.notify(job_id)

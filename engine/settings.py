@@ -98,6 +98,10 @@ class Settings(BaseSettings):
     port: int = Field(
         default=8787, ge=1, le=65535, description="Port `program-engine serve` listens on."
     )
+    log_format: str = Field(
+        default="logfmt", pattern="^(logfmt|json)$",
+        description="Lines of `program-engine serve`'s log: 'logfmt' (key=value) or 'json'.",
+    )
 
     @classmethod
     def settings_customise_sources(

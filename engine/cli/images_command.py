@@ -39,7 +39,7 @@ def _fail(exc: Exception) -> typer.Exit:
     return typer.Exit(2)
 
 
-def _table(title: str, infos: list[ImageInfo]) -> object:
+def _table(title: str, infos: list[ImageInfo], unique: dict[str, int] | None = None) -> object:
     from rich.table import Table
 
     table = Table(title=title, title_justify="left")
@@ -48,14 +48,19 @@ def _table(title: str, infos: list[ImageInfo]) -> object:
     table.add_column("id")
     table.add_column("created")
     table.add_column("size", justify="right")
+    if unique is not None:
+        table.add_column("own", justify="right")
     for info in infos:
-        table.add_row(
+        row = [
             info.kind,
             ", ".join(info.tags) or "<none>",
             info.id.removeprefix("sha256:")[:12],
             info.created.strftime("%Y-%m-%d %H:%M"),
             _human_size(info.size),
-        )
+        ]
+        if unique is not None:
+            row.append(_human_size(unique.get(info.id, 0)))
+        table.add_row(*row)
     return table
 
 
@@ -138,24 +143,32 @@ def register(app: typer.Typer) -> None:
             list[str] | None,
             typer.Option("--kind", help=f"Only these kinds: {', '.join(_KINDS)}."),
         ] = None,
-        as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
+        as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     ) -> None:
-        """List the engine's images (labelled org.program-engine.kind)."""
+        """List the engine's images (labelled org.program-engine.kind) and the disk they
+        really take: layers shared by several images (the runtime image under every program
+        image) are counted once. "own" is what removing that image alone would free."""
         from rich.console import Console
 
         from engine.errors import EngineError
-        from engine.sandbox.images import list_images
+        from engine.sandbox.image_usage import last_used
+        from engine.sandbox.images import images_disk_usage, list_images
 
         _check_kinds(kind)
         try:
             infos = list_images(kinds=kind or None)
+            usage = images_disk_usage(infos)
         except EngineError as exc:
             raise _fail(exc) from None
         if as_json:
-            typer.echo(json.dumps([info.to_dict() for info in infos]))
+            images = [{**info.to_dict(), "own_size": usage.unique.get(info.id, 0),
+                       "last_used": last_used(info.content_hash, info.created).isoformat()}
+                      for info in infos]
+            typer.echo(json.dumps({"images": images, **usage.to_dict()}))
             return
-        total = sum(info.size for info in infos)
-        Console().print(_table(f"{len(infos)} images, {_human_size(total)}", infos))
+        title = (f"{len(infos)} images, {_human_size(usage.disk_bytes)} on disk "
+                 f"({_human_size(usage.apparent_bytes)} if each were counted whole)")
+        Console().print(_table(title, infos, usage.unique))
 
     @images_app.command("prune")
     def prune(
@@ -171,12 +184,18 @@ def register(app: typer.Typer) -> None:
                 "images are the layer cache of runtime builds.",
             ),
         ] = None,
+        unused_for: Annotated[
+            str | None,
+            typer.Option("--unused-for", help="Only images no job has used for this long "
+                         "(30m, 12h, 7d); the daemon does this on its own (policies/sandbox.yaml "
+                         "images)."),
+        ] = None,
         dry_run: Annotated[
             bool, typer.Option("--dry-run", help="Show what would go; remove nothing.")
         ] = False,
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     ) -> None:
-        """Remove the engine's images by label and age; images in use are kept."""
+        """Remove the engine's images by label, age and last use; images in use are kept."""
         from rich.console import Console
 
         from engine.errors import EngineError
@@ -184,8 +203,10 @@ def register(app: typer.Typer) -> None:
 
         _check_kinds(kind)
         age = parse_duration(older_than) if older_than else None
+        unused = parse_duration(unused_for) if unused_for else None
         try:
-            result = prune_images(older_than=age, kinds=kind or ("program",), dry_run=dry_run)
+            result = prune_images(older_than=age, kinds=kind or ("program",), dry_run=dry_run,
+                                  unused_for=unused)
         except EngineError as exc:
             raise _fail(exc) from None
         if as_json:

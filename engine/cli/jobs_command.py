@@ -363,7 +363,7 @@ def logs(
         job = engine.job(job_id)
         if follow and not as_json:
             with _on_interrupt(job, cancel=False):
-                _follow_logs(engine, job, sys.stdout)
+                _follow_logs(job, sys.stdout)
             return
         text = job.logs()
     if as_json:
@@ -376,19 +376,12 @@ def logs(
     sys.stdout.flush()
 
 
-def _follow_logs(engine: Any, job: Any, out: Any) -> None:
-    """Write the job's logs as they grow, until it has ended and all of them are out."""
-    written = 0
-    while True:
-        final = job.in_final_state()
-        text = job.logs()
-        if len(text) > written:
-            out.write(text[written:])
-            out.flush()
-            written = len(text)
-        if final:
-            return
-        engine.wait_for_job_change(job.job_id(), 1.0)
+def _follow_logs(job: Any, out: Any) -> None:
+    """Write the job's logs as they come (from a daemon: its event stream), until it has
+    ended and all of them are out."""
+    for text in job.log_stream():
+        out.write(text)
+        out.flush()
 
 
 # --- changing jobs ---------------------------------------------------------------------------

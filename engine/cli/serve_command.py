@@ -40,6 +40,13 @@ class LogLevel(StrEnum):
     trace = "trace"
 
 
+class LogFormat(StrEnum):
+    """How each line of the daemon's log is written."""
+
+    logfmt = "logfmt"
+    json = "json"
+
+
 def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
 
@@ -82,6 +89,9 @@ def serve(
     database_url: DatabaseOption = None,
     config: ConfigOption = None,
     log_level: Annotated[LogLevel, typer.Option(help="uvicorn's log level.")] = LogLevel.info,
+    log_format: Annotated[LogFormat | None, typer.Option(
+        help="Log lines as key=value (logfmt) or JSON objects (default: $ENGINE_LOG_FORMAT "
+        "or logfmt).", show_default=False)] = None,
     executor: Annotated[str | None, typer.Option(
         help="Where jobs run: local or ray (default: $ENGINE_EXECUTOR or local).",
         show_default=False)] = None,
@@ -92,7 +102,8 @@ def serve(
     """Run the HTTP API (docs at /docs) until SIGTERM or Ctrl-C."""
     settings = load_settings(config, host=host, port=port, home=home,
                              database_url=database_url, executor=executor,
-                             ray_address=ray_address)
+                             ray_address=ray_address,
+                             log_format=log_format.value if log_format else None)
     from engine.errors import EngineError
     from engine.server.serving import serve as run_server
 

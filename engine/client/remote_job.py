@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -10,7 +11,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from engine.client.events import _sse_events
+from engine.client.events import _Event, _sse_events
 from engine.errors import JobNotFound, RemoteError, RuntimeJobTimeout
 from engine.program import ResultDecoder
 from engine.records import JobRecord, JobStatus
@@ -28,7 +29,7 @@ class RemoteJobSource(JobSource, Protocol):
     def changed_job_record(self, job_id: str, timeout: float) -> JobRecord | None: ...
 
     def _event_stream(
-        self, job_id: str, after: int
+        self, job_id: str, after: int, logs_after: int | None = None
     ) -> AbstractContextManager[httpx.Response]: ...
 
 
@@ -92,49 +93,107 @@ class RemoteRuntimeJob(RuntimeJob):
     def _interim_messages(self) -> Iterator[str]:
         """Every interim message in order, once each, across reconnections."""
         after = 0
+
+        def connect() -> AbstractContextManager[httpx.Response]:
+            # Each connection asks for what comes after the position reached by then.
+            return self._remote._event_stream(self.job_id(), after)
+
+        for event in self._events(connect, self._stop_streaming, cancellable=True):
+            if event.name != "interim" or event.id is None:
+                continue
+            seq = int(event.id)
+            if seq <= after:
+                continue  # delivered before a reconnection
+            if seq > after + 1:  # never skip one, whatever the stream did
+                for missed, data in self._remote.job_messages(self.job_id(), after):
+                    if missed >= seq:
+                        break
+                    after = missed
+                    yield data
+            after = seq
+            yield event.data
+
+    def log_stream(self) -> Iterator[str]:
+        """What the program prints, piece by piece as the daemon sends it (``event: log`` on
+        the job's event stream), until the job has ended; resumed after a dropped
+        connection from the last character received."""
+        received = 0
+
+        def connect() -> AbstractContextManager[httpx.Response]:
+            return self._remote._event_stream(self.job_id(), self._record.message_count,
+                                              logs_after=received)
+
+        for event in self._events(connect, threading.Event()):
+            if event.name != "log":
+                continue
+            piece = _log_piece(event.data)
+            if piece is None:
+                continue
+            offset, text = piece
+            if offset > received:  # never skip text, whatever the stream did
+                missed = self._remote.job_record(self.job_id()).logs[received:offset]
+                received += len(missed)
+                if missed:
+                    yield missed
+            text = text[received - offset:]
+            if text:
+                received += len(text)
+                yield text
+
+    def _events(self, open_stream: Callable[[], AbstractContextManager[httpx.Response]],
+                stop: threading.Event, *, cancellable: bool = False) -> Iterator[_Event]:
+        """The events of the job's stream until its final event, reconnecting (after the
+        daemon's retry delay) when the connection drops, for ``reconnect_seconds`` at most;
+        ``open_stream`` is called for each connection. :class:`JobNotFound` if the job goes.
+        A ``cancellable`` stream is the one :meth:`cancel_result_streaming` closes.
+        """
         retry = 1.0
         last_contact = time.monotonic()
-        while not self._stop_streaming.is_set():
+        while not stop.is_set():
             try:
-                with self._remote._event_stream(self.job_id(), after) as response:
-                    self._response = response
+                with open_stream() as response:
+                    if cancellable:
+                        self._response = response
                     last_contact = time.monotonic()
                     for event in _sse_events(response.iter_lines()):
                         last_contact = time.monotonic()
-                        if self._stop_streaming.is_set():
+                        if stop.is_set():
                             return
                         if event.retry is not None:
                             retry = event.retry / 1000
-                        if event.name == "interim" and event.id is not None:
-                            seq = int(event.id)
-                            if seq <= after:
-                                continue  # delivered before a reconnection
-                            if seq > after + 1:  # never skip one, whatever the stream did
-                                for missed, data in self._remote.job_messages(self.job_id(),
-                                                                              after):
-                                    if missed >= seq:
-                                        break
-                                    after = missed
-                                    yield data
-                            after = seq
-                            yield event.data
-                        elif event.name == "final":
+                        if event.name == "final":
                             return
-                        elif event.name == "gone":
+                        if event.name == "gone":
                             raise JobNotFound(f"job {self.job_id()!r} not found")
+                        yield event
             except (httpx.TransportError, httpx.StreamError):
                 pass  # dropped: reconnect after the server's retry delay
             except Exception:
-                if not self._stop_streaming.is_set():
+                if not stop.is_set():
                     raise
                 return  # the stream was closed under the reader by cancel_result_streaming
             finally:
-                self._response = None
-            if self._stop_streaming.is_set():
+                if cancellable:
+                    self._response = None
+            if stop.is_set():
                 return
             if time.monotonic() - last_contact > self._remote.reconnect_seconds:
                 raise RemoteError(
                     f"the event stream of job {self.job_id()} is lost: no answer from "
                     f"{self._remote.url} for {self._remote.reconnect_seconds:g} s"
                 )
-            self._stop_streaming.wait(retry)
+            stop.wait(retry)
+
+
+def _log_piece(data: str) -> tuple[int, str] | None:
+    """``(offset, text)`` of a ``log`` event's data, or ``None`` if it is not one."""
+    try:
+        piece = json.loads(data)
+    except ValueError:
+        return None
+    if not isinstance(piece, dict):
+        return None
+    offset, text = piece.get("offset"), piece.get("text")
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        return None
+    return (offset, text) if isinstance(text, str) else None

@@ -258,10 +258,15 @@ class RemoteRuntimeService(RemoteUserAdministration, RuntimeServiceInterface):
     # --- events ------------------------------------------------------------------------------
 
     @contextmanager
-    def _event_stream(self, job_id: str, after: int) -> Iterator[httpx.Response]:
+    def _event_stream(self, job_id: str, after: int,
+                      logs_after: int | None = None) -> Iterator[httpx.Response]:
+        """The job's event stream after interim message ``after``; with ``logs_after``, also
+        what the program prints after that many characters (``event: log``)."""
         headers = {"Accept": "text/event-stream", "Last-Event-ID": str(after)}
+        params: dict[str, Any] = ({"logs": "false"} if logs_after is None
+                                  else {"logs_after": logs_after})
         with self._http.stream("GET", f"/v1/jobs/{_segment(job_id)}/stream",
-                               headers=headers) as response:
+                               headers=headers, params=params) as response:
             if response.status_code >= 400:
                 response.read()
                 raise _error_from(response)

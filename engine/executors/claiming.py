@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from engine import job_log
 from engine.errors import EngineError, ProgramVersionGone, SandboxUnavailable
 from engine.events import JobEvents
 from engine.job_spec import JobSpec
@@ -170,6 +171,7 @@ class ClaimingExecutor:
             with self._lock:
                 self._running[job.id] = cancel
             self.events.notify(job.id)
+            job_log.running(job)
             threading.Thread(
                 target=self._work, args=(job, cancel), name=f"job-{job.id}", daemon=True
             ).start()
@@ -245,10 +247,12 @@ class ClaimingExecutor:
     def _finish(self, job_id: str, final: dict[str, Any]) -> None:
         """Store a job's final state; if that fails (a database error, a value it refuses),
         store a plain ``ERROR``/``engine_error`` instead, so no job stays ``RUNNING``."""
+        ended: JobRecord | None = None
         try:
             try:
                 with self.database.write() as tx:
-                    tx.jobs.finish(job_id, **final)
+                    if tx.jobs.finish(job_id, **final):
+                        ended = tx.jobs.get(job_id)
             except Exception as exc:
                 log.exception("job %s: its final state could not be stored", job_id)
                 fallback = error_fields(Reason.ENGINE_ERROR, exc)
@@ -256,10 +260,13 @@ class ClaimingExecutor:
                     f"the job's outcome could not be stored ({type(exc).__name__}); "
                     f"see the engine's log")
                 with self.database.write() as tx:
-                    tx.jobs.finish(job_id, **fallback)
+                    if tx.jobs.finish(job_id, **fallback):
+                        ended = tx.jobs.get(job_id)
         finally:
             self.events.notify(job_id)
             self._wake.set()
+        if ended is not None:
+            job_log.ended(ended)
 
 
 def final_fields(outcome: dict[str, Any], node: str) -> dict[str, Any]:
@@ -306,7 +313,8 @@ def error_fields(reason: Reason, exc: BaseException, node: str | None = None) ->
 class LogSink:
     """Collects a job's printed text and passes it on in batches, at most every
     ``interval`` seconds (a program printing a line at a time must not cost a write per
-    line); :meth:`flush` passes on the rest."""
+    line), and at the latest ``interval`` seconds after it was printed (a timer passes on
+    what a program printed before going quiet); :meth:`flush` passes on the rest."""
 
     def __init__(self, write: Callable[[str], None], interval: float) -> None:
         self._write = write
@@ -314,20 +322,31 @@ class LogSink:
         self._pending: list[str] = []
         self._last = time.monotonic()
         self._lock = threading.Lock()
+        self._writing = threading.Lock()
+        self._timer: threading.Timer | None = None
 
     def __call__(self, text: str) -> None:
         with self._lock:
             self._pending.append(text)
-            if time.monotonic() - self._last < self._interval:
+            wait = self._interval - (time.monotonic() - self._last)
+            if wait > 0:
+                if self._timer is None:
+                    self._timer = threading.Timer(wait, self.flush)
+                    self._timer.daemon = True
+                    self._timer.start()
                 return
         self.flush()
 
     def flush(self) -> None:
-        with self._lock:
-            text, self._pending = "".join(self._pending), []
-            self._last = time.monotonic()
-        if text:
-            try:
-                self._write(text)
-            except Exception:  # a passing store error costs live logs, not the job
-                log.warning("could not store a job's logs as they came", exc_info=True)
+        with self._writing:  # pieces are written in the order they were printed
+            with self._lock:
+                text, self._pending = "".join(self._pending), []
+                self._last = time.monotonic()
+                timer, self._timer = self._timer, None
+            if timer is not None and timer is not threading.current_thread():
+                timer.cancel()
+            if text:
+                try:
+                    self._write(text)
+                except Exception:  # a passing store error costs live logs, not the job
+                    log.warning("could not store a job's logs as they came", exc_info=True)

@@ -20,8 +20,8 @@ from __future__ import annotations
 import io
 import re
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -31,7 +31,7 @@ import docker.errors
 import requests.exceptions
 
 from engine.errors import ImageBuildError, ProgramError, SandboxUnavailable
-from engine.sandbox import base_image, wheelhouse
+from engine.sandbox import base_image, image_usage, wheelhouse
 from engine.sandbox.image_build import (
     BuildContext,
     build_lock,
@@ -107,6 +107,8 @@ class ImageInfo:
     created: datetime
     size: int
     labels: Mapping[str, str] = field(repr=False)
+    #: The diff ids of its layers, bottom first (``RootFS.Layers``), where they were read.
+    layers: tuple[str, ...] = field(default=(), repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (for ``--json`` output)."""
@@ -139,8 +141,8 @@ def _client(client: docker.DockerClient | None) -> docker.DockerClient:
     return connect()
 
 
-def _existing(client: docker.DockerClient, ref: str, content_hash: str) -> Any | None:
-    """The image ``ref`` if it exists and carries ``content_hash``."""
+def existing_image(client: docker.DockerClient, ref: str, content_hash: str) -> Any | None:
+    """The image ``ref`` if it exists and carries ``content_hash``; ``None`` otherwise."""
     with docker_call(f"looking up {ref}"):
         try:
             image = client.images.get(ref)
@@ -340,12 +342,12 @@ def ensure_runtime_image(
     client = _client(client)
     settings = get_settings()
     known = _known_runtime.get(settings.image_prefix)
-    if known is not None and _existing(client, *known) is not None:
+    if known is not None and existing_image(client, *known) is not None:
         return known[0]  # resolved earlier in this process: skip hashing the inputs again
     recipe = runtime_recipe(client, progress, settings)
-    if _existing(client, recipe.tag, recipe.content_hash) is None:
+    if existing_image(client, recipe.tag, recipe.content_hash) is None:
         with build_lock(settings.cache_dir, "runtime-build"):
-            if _existing(client, recipe.tag, recipe.content_hash) is None:
+            if existing_image(client, recipe.tag, recipe.content_hash) is None:
                 build_runtime_image(client, recipe, progress, settings)
     _known_runtime[settings.image_prefix] = (recipe.tag, recipe.content_hash)
     return recipe.tag
@@ -430,7 +432,8 @@ def ensure_program_image(
             ) from None
     content_hash = program_content_hash(checked, runtime.id)
     tag = f"{settings.image_prefix}/program:{content_hash[:_HASH_TAG_LENGTH]}"
-    if _existing(client, tag, content_hash) is not None:
+    image_usage.note_use(content_hash, settings)
+    if existing_image(client, tag, content_hash) is not None:
         return tag
     dockerfile = (base_image.sandbox_images_dir() / PROGRAM_DOCKERFILE).read_bytes()
     context = BuildContext(io.BytesIO())
@@ -456,25 +459,16 @@ def ensure_program_image(
 # --- listing and pruning -------------------------------------------------------------------
 
 
-def _parse_created(value: str) -> datetime:
-    """Docker's RFC 3339 timestamps carry nanoseconds; Python takes microseconds."""
-    match = re.fullmatch(r"(.*?T\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)?", value or "")
-    if not match:
-        return datetime.fromtimestamp(0, UTC)
-    fraction = (match[2] or ".0")[:7]
-    zone = "+00:00" if match[3] in (None, "Z") else match[3]
-    return datetime.fromisoformat(f"{match[1]}{fraction}{zone}")
-
-
-def _info(image: Any) -> ImageInfo:
-    labels = dict(image.labels or {})
+def _info(row: Mapping[str, Any]) -> ImageInfo:
+    """An image as Docker's image list describes it (one API call lists them all)."""
+    labels = dict(row.get("Labels") or {})
     return ImageInfo(
-        id=image.id,
-        tags=tuple(image.tags),
+        id=str(row["Id"]),
+        tags=tuple(tag for tag in row.get("RepoTags") or () if tag != "<none>:<none>"),
         kind=labels.get(LABEL_KIND, "?"),
         content_hash=labels.get(LABEL_CONTENT_HASH),
-        created=_parse_created(image.attrs.get("Created", "")),
-        size=int(image.attrs.get("Size") or 0),
+        created=datetime.fromtimestamp(int(row.get("Created") or 0), UTC),
+        size=int(row.get("Size") or 0),
         labels=labels,
     )
 
@@ -491,9 +485,9 @@ def list_images(
     client = _client(client)
     selector = [LABEL_KIND, *(f"{key}={value}" for key, value in (where or {}).items())]
     with docker_call("listing images"):
-        images = client.images.list(filters={"label": selector})
+        rows = client.api.images(filters={"label": selector})
     wanted = set(kinds) if kinds is not None else set(IMAGE_KINDS)
-    infos = [info for info in map(_info, images) if info.kind in wanted]
+    infos = [info for info in map(_info, rows) if info.kind in wanted]
     order = {kind: index for index, kind in enumerate(IMAGE_KINDS)}
     return sorted(infos, key=lambda info: (order.get(info.kind, 99), info.created))
 
@@ -505,9 +499,18 @@ def prune_images(
     where: Mapping[str, str] | None = None,
     dry_run: bool = False,
     keep_current: bool = True,
+    *,
+    unused_for: timedelta | None = None,
+    needed: Collection[str] = (),
+    prefix: str | None = None,
 ) -> PruneResult:
     """Remove the engine's images of ``kinds`` created more than ``older_than`` ago (all of
     them when ``None``), optionally only those whose labels match ``where``.
+
+    With ``unused_for``, an image goes only when it was last used (see
+    :mod:`~engine.sandbox.image_usage`) more than that long ago. Images whose content hash is
+    in ``needed`` (what queued and running jobs need) are kept; with ``prefix``, only images
+    tagged under that image prefix are considered (those of one engine installation).
 
     Program images go first, then build stages, runtime and base images, so a parent is
     tried after its children; one that still has children (program images on a runtime
@@ -517,18 +520,21 @@ def prune_images(
     """
     client = _client(client)
     kinds = tuple(kinds)
-    cutoff = datetime.now(UTC) - older_than if older_than is not None else None
+    now = datetime.now(UTC)
+    cutoff = now - older_than if older_than is not None else None
+    unused_cutoff = now - unused_for if unused_for is not None else None
     keep: set[str] = set()
     if keep_current and {"runtime", "base"} & set(kinds):
         current = current_runtime_image(client)
         if current is not None:
             keep.add(current.base.id)
-            runtime = _existing(client, current.tag, current.content_hash)
+            runtime = existing_image(client, current.tag, current.content_hash)
             if runtime is not None:
                 keep.add(runtime.id)
     # Removing a tag of an image others are built on only untags it: keep such images whole.
     parents: dict[str, set[str]] = {}
-    for child in list_images(client, kinds=["program", "runtime"]):
+    children = list_images(client, kinds=["program", "runtime"]) if set(kinds) - {"program"} else []
+    for child in children:  # (no image is built on a program image)
         for label in (LABEL_RUNTIME_IMAGE, LABEL_BASE_IMAGE):
             if child.labels.get(label):
                 parents.setdefault(child.labels[label], set()).add(child.id)
@@ -536,6 +542,14 @@ def prune_images(
     gone: set[str] = set()
     for info in list_images(client, kinds=kinds, where=where):
         if cutoff is not None and info.created > cutoff:
+            continue
+        if prefix is not None and not any(tag.startswith(f"{prefix}/") for tag in info.tags):
+            continue
+        if unused_cutoff is not None and image_usage.last_used(
+                info.content_hash, info.created) > unused_cutoff:
+            continue
+        if info.content_hash in needed:
+            result.skipped.append((info, "a queued or running job needs it"))
             continue
         if info.id in keep:
             result.skipped.append((info, "the current runtime image or its base"))
@@ -548,8 +562,9 @@ def prune_images(
             result.removed.append(info)
             gone.add(info.id)
             continue
+        refs = [tag for tag in info.tags if prefix is None or tag.startswith(f"{prefix}/")]
         try:
-            for ref in info.tags or (info.id,):
+            for ref in refs or (info.id,):  # under a prefix: another one's tags stay
                 client.images.remove(ref, noprune=False)
         except docker.errors.ImageNotFound:
             continue
@@ -563,4 +578,30 @@ def prune_images(
         else:
             result.removed.append(info)
             gone.add(info.id)
+            image_usage.forget_use(info.content_hash)
     return result
+
+
+def images_disk_usage(infos: Iterable[ImageInfo],
+                      client: docker.DockerClient | None = None) -> image_usage.DiskUsage:
+    """The disk ``infos`` take together, each shared layer counted once."""
+    client = _client(client)
+
+    def history(image_id: str) -> list[dict[str, Any]]:
+        with docker_call("reading an image's history"):
+            try:
+                return list(client.api.history(image_id))
+            except docker.errors.ImageNotFound:
+                return []
+
+    def with_layers(info: ImageInfo) -> ImageInfo:
+        if info.layers:
+            return info
+        with docker_call(f"inspecting image {info.id[:19]}"):
+            try:
+                attrs = client.api.inspect_image(info.id)
+            except docker.errors.ImageNotFound:
+                return info
+        return replace(info, layers=tuple((attrs.get("RootFS") or {}).get("Layers") or ()))
+
+    return image_usage.disk_usage([with_layers(info) for info in infos], history)

@@ -67,10 +67,20 @@ class ResourceProfile(_Strict):
                                 pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\.json$")
 
 
+class ImageUpkeep(_Strict):
+    """When the daemon removes program images no job has used for a while."""
+
+    # Seconds since a program image's last use after which it goes; None: never.
+    prune_unused_after_seconds: float | None = Field(default=None, gt=0)
+    # How often the daemon looks for such images.
+    prune_every_seconds: float = Field(default=3600, ge=1, le=7 * 86400)
+
+
 class SandboxPolicy(_Strict):
     protocol: ProtocolLimits
     logs: LogLimits
     timing: Timing
+    images: ImageUpkeep = Field(default_factory=ImageUpkeep)
     warm_pool_size: int = Field(default=0, ge=0, le=64)
     # Host tasks an OCI runtime needs for itself, added to a profile's pids limit under it.
     runtime_pids_overhead: dict[str, int] = Field(default_factory=dict)

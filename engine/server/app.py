@@ -13,6 +13,7 @@ decides what a user may see or change.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -38,6 +39,8 @@ from engine.server.metrics import HTTPMetricsMiddleware, Metrics
 from engine.server.policy import ServerPolicy, load_server_policy
 from engine.server.streams import StreamSlots
 from engine.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
 
 #: The user the daemon's own service object is opened as; requests act as their caller.
 DAEMON_USER = "program-engine"
@@ -70,11 +73,15 @@ def create_app(settings: Settings | None = None, *, policy: ServerPolicy | None 
         service = await to_thread.run_sync(_open, settings, executor)
         app.state.service = service
         metrics.bind(service)
+        await to_thread.run_sync(_log_startup, settings, service, executor)
+        pruner = _image_pruner(settings) if executor == "local" else None
         try:
             yield
         finally:
             app.state.draining.set()
             metrics.bind(None)
+            if pruner is not None:
+                await to_thread.run_sync(pruner.stop)
             await to_thread.run_sync(service.close)
 
     app = FastAPI(
@@ -104,6 +111,23 @@ def create_app(settings: Settings | None = None, *, policy: ServerPolicy | None 
     app.add_middleware(RequestLimitMiddleware, policy=policy)
     app.add_middleware(HTTPMetricsMiddleware, metrics=metrics)
     return app
+
+
+def _log_startup(settings: Settings, service: Any, executor: str | None) -> None:
+    from engine.server.operator_log import log_startup
+
+    try:
+        log_startup(settings, service, executor)
+    except Exception:  # the summary informs; it never stops the daemon from serving
+        log.warning("the start-up summary could not be made", exc_info=True)
+
+
+def _image_pruner(settings: Settings) -> Any:
+    """The periodic prune of unused program images (policies/sandbox.yaml ``images``)."""
+    from engine.image_upkeep import ImagePruner, open_store
+    from engine.sandbox.policy import load_sandbox_policy
+
+    return ImagePruner(open_store(settings), load_sandbox_policy().images, settings).start()
 
 
 def _open(settings: Settings, executor: str | None) -> Any:

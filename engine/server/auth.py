@@ -77,12 +77,16 @@ def authenticate(
     token = bearer_token(request)
     state = request.app.state
     if token is None:
+        request.state.auth_refusal = "missing"
         state.service.accounts.refuse("missing", request_origin(request))
         raise AuthenticationError(
             "missing bearer token: send the header 'Authorization: Bearer <token>' "
             "(tokens come from `program-engine users add NAME`)"
         )
+    request.state.auth_refusal = "invalid"
     principal = principal_of(state, token, request_origin(request))
+    request.state.auth_refusal = None
+    request.state.user = principal.name  # the operator's log names who was refused
     state.rate_limiter.check(principal.name)
     return principal
 

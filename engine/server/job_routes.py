@@ -152,8 +152,13 @@ async def stream_job(
     service: Service,
     last_event_id: Annotated[int | None, Query(ge=0, description="Resume after this seq.")] = None,
     last_event_id_header: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    logs: Annotated[bool, Query(description="Send what the program prints as `event: log`."
+                                )] = True,
+    logs_after: Annotated[int, Query(ge=0, description="Characters of the logs the client "
+                                     "already has.")] = 0,
 ) -> StreamingResponse:
-    """Interim messages as server-sent events, then the final state; resumable.
+    """Interim messages and what the program prints as server-sent events, then the final
+    state; resumable.
 
     The stream ends when its token is revoked (``event: unauthorized``) or the job goes out
     of the user's sight (``event: gone``); open streams are capped per user and in all.
@@ -167,7 +172,8 @@ async def stream_job(
         principal = principal_of(state, token)
         return state.service.as_user(principal.name, is_admin=principal.is_admin)
 
-    return open_job_stream(state, service, job_id, after, recheck)
+    return open_job_stream(state, service, job_id, after, recheck,
+                           logs_after if logs else None)
 
 
 @router.post("/{job_id}/cancel", status_code=202, response_model=JobDocument,

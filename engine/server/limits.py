@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine.errors import QuotaExceeded
 from engine.server.policy import RateLimit, ServerPolicy
-from engine.server.problems import Problem, ProblemRaised
+from engine.server.problems import Problem, ProblemRaised, refusal_logged
 
 
 class BodyTooLarge(ProblemRaised):
@@ -60,17 +60,20 @@ class RequestLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        async def refuse(problem: Problem) -> None:
+            await refusal_logged(scope, problem).send(send)
+
         raw_headers = scope.get("headers") or []
         bounds = self.policy.connections
         if len(raw_headers) > bounds.max_header_count:
-            await _headers_refused(f"more than {bounds.max_header_count} header lines",
-                                   "max_header_count").send(send)
+            await refuse(_headers_refused(f"more than {bounds.max_header_count} header lines",
+                                          "max_header_count"))
             return
         if _header_bytes(scope) > bounds.max_header_bytes:
             # A request whose headers came whole in one read passes h11's own limit, which
             # only bounds headers still incomplete.
-            await _headers_refused(f"request line and headers over {bounds.max_header_bytes} "
-                                   "bytes", "max_header_bytes").send(send)
+            await refuse(_headers_refused(f"request line and headers over "
+                                          f"{bounds.max_header_bytes} bytes", "max_header_bytes"))
             return
         headers = dict(raw_headers)
         content_type = headers.get(b"content-type", b"").lower()
@@ -85,12 +88,12 @@ class RequestLimitMiddleware:
             except ValueError:
                 length = -1
             if length < 0:
-                await Problem(400, "bad-content-length", "Bad Content-Length",
-                              "the Content-Length header is not a byte count",
-                              {"error": "RemoteError"}).send(send)
+                await refuse(Problem(400, "bad-content-length", "Bad Content-Length",
+                                     "the Content-Length header is not a byte count",
+                                     {"error": "RemoteError"}))
                 return
             if length > limit:
-                await _too_large(limit, what).send(send)
+                await refuse(_too_large(limit, what))
                 return
 
         received = 0
@@ -116,7 +119,7 @@ class RequestLimitMiddleware:
         except BodyTooLarge as exc:
             if started:  # pragma: no cover - the app answered, then read on
                 raise
-            await exc.problem.send(send)
+            await refuse(exc.problem)
 
 
 @dataclass

@@ -37,9 +37,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
-from starlette.types import Send
+from starlette.types import Scope, Send
 
 from engine import errors
+from engine.server import operator_log
 from engine.server.redact import redact_paths, redact_value
 
 log = logging.getLogger(__name__)
@@ -156,6 +157,17 @@ def validation_problem(exc: RequestValidationError) -> Problem:
                    {"error": "InputValidationError", "fields": fields})
 
 
+def refusal_logged(scope: Scope, problem: Problem) -> Problem:
+    """``problem``, after a line for the operator if it refuses the request (4xx)."""
+    extra = problem.extra
+    fields = {key: extra[key] for key in ("limit", "rule") if isinstance(extra.get(key), str)}
+    if isinstance(extra.get("fields"), list):
+        fields["fields"] = ",".join(str(item.get("loc")) for item in extra["fields"][:5]
+                                    if isinstance(item, dict))
+    operator_log.refused(scope, problem.status, problem.slug, **fields)
+    return problem
+
+
 def install(app: FastAPI) -> None:
     """Make every error of ``app`` a problem document."""
 
@@ -163,21 +175,22 @@ def install(app: FastAPI) -> None:
         problem = problem_for(exc)
         if problem.status >= 500:
             log.error("%s %s failed: %s", request.method, request.url.path, exc)
-        return problem.response()
+        return refusal_logged(request.scope, problem).response()
 
     async def on_validation(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        return validation_problem(exc).response()
+        return refusal_logged(request.scope, validation_problem(exc)).response()
 
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         own = getattr(exc, "problem", None)
         if isinstance(own, Problem):
-            return own.response()
+            return refusal_logged(request.scope, own).response()
         detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no such resource: {request.url.path}"
-        return http_problem(exc.status_code, detail, exc.headers).response()
+        problem = http_problem(exc.status_code, detail, exc.headers)
+        return refusal_logged(request.scope, problem).response()
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:
         log.exception("%s %s failed", request.method, request.url.path, exc_info=exc)

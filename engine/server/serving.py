@@ -9,7 +9,8 @@ and die of it).
 
 Connections are served by :class:`~engine.server.protocol.BoundedH11Protocol`, which bounds
 slow and too many clients (``connections`` in ``policies/server.yaml``); warnings and errors
-are rate-limited (:mod:`engine.server.log_limits`).
+are rate-limited (:mod:`engine.server.log_limits`). Every log line is structured, in the
+``log_format`` setting's form (:mod:`engine.server.operator_log`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from types import FrameType
 
 import uvicorn
 
-from engine.server import log_limits
+from engine.server import log_limits, operator_log
 from engine.server.app import create_app
 from engine.server.connections import ConnectionGuard, connection_budget
 from engine.server.policy import load_server_policy
@@ -59,6 +60,7 @@ def serve(settings: Settings, *, log_level: str = "info") -> None:
         ws="none",
         lifespan="on",
         log_level=log_level,
+        log_config=operator_log.log_config(settings.log_format, log_level),
         timeout_keep_alive=limits.keep_alive_seconds,  # type: ignore[arg-type]
         h11_max_incomplete_event_size=limits.max_header_bytes,
         timeout_graceful_shutdown=policy.drain_seconds,  # type: ignore[arg-type]

@@ -12,13 +12,20 @@ The event stream of a job is::
     event: interim
     data: <the message as RuntimeEncoder wrote it>
 
+    event: log
+    data: {"offset": <characters before this piece>, "text": "<what the program printed>"}
+
     ...
     event: final
     data: {"status": "DONE", "reason": null}
 
 with a comment line (``: keep-alive``) whenever nothing was sent for
 ``stream_heartbeat_seconds``. ``id`` is the message's sequence number, so a client that
-reconnects with ``Last-Event-ID: <seq>`` gets exactly the messages after it. The stream ends
+reconnects with ``Last-Event-ID: <seq>`` gets exactly the messages after it. ``log`` events
+carry what the program prints as the executor stores it (every ``log_flush_seconds``, within
+the sandbox's log cap), in pieces of at most ``max_log_event_chars``; they have no ``id``, and
+a client that reconnects asks for the logs after the ``logs_after`` characters it has (their
+``offset`` says where each piece starts). The stream ends
 after the final event, when the job is deleted (``event: gone``), or when the daemon shuts
 down (without a final event: the client reconnects later).
 
@@ -60,6 +67,16 @@ def interim_event(seq: int, data: str) -> bytes:
     if "\n" in data or "\r" in data:
         data = json.dumps(json.loads(data), separators=(",", ":"))
     return f"id: {seq}\nevent: interim\ndata: {data}\n\n".encode()
+
+
+def log_events(offset: int, text: str, max_chars: int) -> list[bytes]:
+    """``text`` (the logs from character ``offset`` on) as ``log`` events of at most
+    ``max_chars`` characters each; JSON keeps each event's data on one line."""
+    events = []
+    for start in range(0, len(text), max_chars):
+        payload = json.dumps({"offset": offset + start, "text": text[start:start + max_chars]})
+        events.append(f"event: log\ndata: {payload}\n\n".encode())
+    return events
 
 
 def final_event(record: JobRecord) -> bytes:
@@ -162,8 +179,10 @@ async def wait_until_changed(service: Any, job_id: str, seen: str, wait: float,
 
 async def job_events(service: Any, job_id: str, after: int, policy: ServerPolicy,
                      draining: threading.Event,
-                     recheck: Callable[[], Any] | None = None) -> AsyncIterator[bytes]:
-    """The event stream of one job, starting after message ``after``.
+                     recheck: Callable[[], Any] | None = None,
+                     logs_after: int | None = 0) -> AsyncIterator[bytes]:
+    """The event stream of one job, starting after message ``after`` and, unless
+    ``logs_after`` is ``None``, after character ``logs_after`` of its logs.
 
     ``recheck`` (blocking) gives the service view of the stream's token as it is now, or
     raises :class:`AuthenticationError`; it is called every ``stream_recheck_seconds``.
@@ -188,11 +207,17 @@ async def job_events(service: Any, job_id: str, after: int, policy: ServerPolicy
         for seq, data in messages:
             yield interim_event(seq, data)
             after = seq
+        printed = ""
+        if logs_after is not None and len(record.logs) > logs_after:
+            printed = record.logs[logs_after:]
+            for event in log_events(logs_after, printed, policy.max_log_event_chars):
+                yield event
+            logs_after += len(printed)
         if record.is_final:
             yield final_event(record)
             return
         now = time.monotonic()
-        if messages:
+        if messages or printed:
             last_sent = now
             continue
         if draining.is_set():
@@ -220,13 +245,14 @@ def resume_point(last_event_id: int | None, header: str | None) -> int:
 
 
 def open_job_stream(state: Any, service: Any, job_id: str, after: int,
-                    recheck: Callable[[], Any]) -> SlotStreamingResponse:
+                    recheck: Callable[[], Any],
+                    logs_after: int | None = 0) -> SlotStreamingResponse:
     """The event stream of a job the caller may see, holding one of the user's stream slots
-    (429 or 503 when none is free) until it ends."""
+    (429 or 503 when none is free) until it ends; ``logs_after`` as for :func:`job_events`."""
     user = service.user
     state.stream_slots.acquire(user)
     return SlotStreamingResponse(
-        job_events(service, job_id, after, state.policy, state.draining, recheck),
+        job_events(service, job_id, after, state.policy, state.draining, recheck, logs_after),
         lambda: state.stream_slots.release(user),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},

@@ -462,6 +462,6 @@ def test_failed_build_raises_with_the_log_tail(docker: Any, runtime_image: str) 
 def test_images_cli_lists_as_json(docker: Any, runtime_image: str) -> None:
     result = CliRunner().invoke(app, ["images", "list", "--json", "--kind", "runtime"])
     assert result.exit_code == 0, result.output
-    listed = json.loads(result.output)
+    listed = json.loads(result.output)["images"]
     assert any(runtime_image in entry["tags"] for entry in listed)
     assert {entry["kind"] for entry in listed} == {"runtime"}

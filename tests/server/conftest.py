@@ -92,6 +92,9 @@ class Daemon:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     log: Path | None = None
+    log_level: str = "warning"
+    extra_args: tuple[str, ...] = ()
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -101,7 +104,7 @@ class Daemon:
         env = {key: value for key, value in os.environ.items() if not key.startswith("ENGINE_")}
         if self.policies is not None:
             env["ENGINE_POLICY_DIR"] = str(self.policies)
-        return env
+        return {**env, **self.extra_env}
 
     def start(self, timeout: float = 60) -> Daemon:
         self.home.mkdir(parents=True, exist_ok=True)
@@ -109,7 +112,7 @@ class Daemon:
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 [str(CLI), "serve", "--port", str(self.port), "--home", str(self.home),
-                 "--log-level", "warning"],
+                 "--log-level", self.log_level, *self.extra_args],
                 stdout=log, stderr=subprocess.STDOUT, env=self.env(),
             )
         deadline = time.monotonic() + timeout

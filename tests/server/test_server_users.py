@@ -29,7 +29,7 @@ pytestmark = pytest.mark.docker
 
 ROUTES = [
     ("GET", "/v1/users", None),
-    ("POST", "/v1/users", {"name": "mallory"}),
+    ("POST", "/v1/users", {"name": "not-created"}),
     ("DELETE", "/v1/users/bob", None),
     ("GET", "/v1/users/bob/tokens", None),
     ("POST", "/v1/users/bob/tokens", {}),
@@ -61,7 +61,7 @@ def test_only_admins_manage_users(daemon, tokens) -> None:
     with daemon.client(tokens["alice"]) as client, pytest.raises(PermissionDenied):
         client.users()
     with daemon.client(tokens["root"]) as root:
-        assert "mallory" not in [user.name for user in root.users(limit=None)]
+        assert "not-created" not in [user.name for user in root.users(limit=None)]
         assert root.user_tokens("bob")[0].revoked_at is None  # bob kept his token
 
 

@@ -45,6 +45,7 @@ def _register_commands() -> None:
         programs_command,
         review_command,
         run_command,
+        sandboxes_command,
         scan_command,
         serve_command,
         users_command,
@@ -53,7 +54,7 @@ def _register_commands() -> None:
 
     for module in (run_command, scan_command, programs_command, jobs_command, serve_command,
                    users_command, images_command, backends_command, version_command,
-                   review_command, audit_command):
+                   review_command, audit_command, sandboxes_command):
         module.register(app)
 
 

@@ -193,7 +193,8 @@ def _measure(root: Path, args: argparse.Namespace, runs: int, jobs: int, rounds:
                           Target.at_most(statistics.median(first["off"])),
                           note="target: the reuse-off median"))
     if args.before is not None:
-        env = {**os.environ, "PYTHONPATH": str(args.before.resolve())}
+        env = {key: value for key, value in os.environ.items() if key != "ENGINE_POLICY_DIR"}
+        env["PYTHONPATH"] = str(args.before.resolve())  # with its own policies
 
         def before() -> float:
             done = subprocess.run([sys.executable, "-c", FIRST_JOB_BEFORE, str(HELLO)],

@@ -13,6 +13,13 @@ sandbox -> host:
     ``publish``         an encoded interim message (``final`` marks a published final result)
     ``result``          the encoded return value of ``main``
     ``error``           the exception that ended ``main``: type, message, traceback
+    ``job_end``         (the fork server's, after :data:`SERVER_MARK`) the job's process has
+                        ended and the container is clean again, or says why not
+
+The runner is a fork server: one process per job, forked from a parent that imported Qiskit
+once. Only the parent writes the container's stdout; it relays each job's lines and refuses
+any line of the job that starts with :data:`SERVER_MARK`, so a line that does is the parent's
+own. A line that ends with the mark is a job's unfinished last line, cut off by the parent.
 
 Everything the sandbox sends is hostile: :class:`MessageReader` bounds line length, message
 count and total bytes, and :func:`parse_sandbox_message` accepts only the models below. This
@@ -29,6 +36,10 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from engine.errors import ProtocolViolation
 
 PROTOCOL_VERSION = 1
+
+#: The first byte of the fork server's own lines (ASCII record separator); no line a job
+#: writes may start with it, and JSON never does.
+SERVER_MARK = b"\x1e"
 
 # Field bounds that hold whatever the policy says; the policy's own limits (line size,
 # message count, total bytes) are enforced by MessageReader.
@@ -141,6 +152,25 @@ class ErrorMessage(_Message):
     limit: str | None = None  # set when the error is an admission refusal
 
 
+class JobEndMessage(_Message):
+    """The fork server's account of one job's process, after it ended and was cleaned up.
+
+    ``clean`` says every other process is gone, ``/tmp`` and ``/dev/shm`` are empty and the
+    server holds no descriptor of the job; ``problem`` says what was not so (or that the job
+    wrote a line starting with the server's mark). The host takes CPU and memory from the
+    container's cgroup where it can, and these figures otherwise.
+    """
+
+    type: Literal["job_end"] = "job_end"
+    exit_code: int | None = Field(default=None, ge=0, le=255)
+    signal: int | None = Field(default=None, ge=1, le=128)
+    cpu_seconds: float = Field(ge=0, le=1e9)
+    max_rss_bytes: int = Field(ge=0, le=1 << 50)
+    clean: bool
+    problem: Annotated[str, Field(max_length=2000)] | None = None
+    violation: bool = False  # the job wrote a line starting with SERVER_MARK
+
+
 SandboxMessage = Annotated[
     ReadyMessage | BackendRunMessage | PublishMessage | ResultMessage | ErrorMessage,
     Field(discriminator="type"),
@@ -150,6 +180,7 @@ FINAL_TYPES = frozenset({"result", "error"})
 
 _sandbox_adapter: TypeAdapter[Any] = TypeAdapter(SandboxMessage)
 _host_adapter: TypeAdapter[Any] = TypeAdapter(HostMessage)
+_server_adapter: TypeAdapter[Any] = TypeAdapter(JobEndMessage)
 
 
 def _parse(adapter: TypeAdapter[Any], line: bytes | str) -> Any:
@@ -175,6 +206,11 @@ def parse_sandbox_message(line: bytes | str) -> Any:
     """Validate one line the sandbox sent; raise :class:`ProtocolViolation` if it is not a
     well-formed sandbox message."""
     return _parse(_sandbox_adapter, line)
+
+
+def parse_server_message(line: bytes | str) -> JobEndMessage:
+    """Validate one line of the fork server's own (without its :data:`SERVER_MARK`)."""
+    return _parse(_server_adapter, line)
 
 
 def parse_host_message(line: bytes | str) -> Any:

@@ -185,13 +185,12 @@ def _warm_pool() -> Any:
     from engine.sandbox.policy import load_sandbox_policy
 
     policy = load_sandbox_policy()
-    if policy.warm_pool_size == 0:
+    if policy.warm_pool_size == 0 and not policy.reuse:
         return None
     from engine.sandbox.docker_client import shared_client
     from engine.sandbox.pool import WarmPool
 
-    return WarmPool(shared_client(), size=policy.warm_pool_size,
-                    ready_timeout=policy.timing.ready_timeout_seconds)
+    return WarmPool.from_policy(shared_client(), policy)
 
 
 def _make_executor(kind: str, core: _Core, max_concurrent_jobs: int, *,

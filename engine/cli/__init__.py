@@ -47,6 +47,7 @@ def _register_commands() -> None:
         programs_command,
         review_command,
         run_command,
+        sandboxes_command,
         scan_command,
         serve_command,
         users_command,
@@ -55,7 +56,7 @@ def _register_commands() -> None:
 
     for module in (run_command, scan_command, programs_command, jobs_command, serve_command,
                    users_command, images_command, backends_command, version_command,
-                   review_command, audit_command):
+                   review_command, audit_command, sandboxes_command):
         module.register(app)
 
 

@@ -86,6 +86,7 @@ class SandboxContainer:
         self._buffer = bytearray()
         self._write_lock = threading.Lock()
         self._killed = threading.Event()
+        self.jobs = 0  # jobs started in it: a reused container serves several
 
     # --- lifecycle ---------------------------------------------------------------------------
 

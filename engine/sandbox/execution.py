@@ -14,7 +14,10 @@ service, or :mod:`engine.submission` for a local run, did that once):
 4. a watchdog check in the same loop kills the container at ``max_execution_time`` or after a
    cancel; kills always happen on a separate thread;
 5. classify the end (DONE, ERROR or CANCELLED with a :class:`~engine.records.Reason`), read
-   the resource usage, and remove the container, whatever happened.
+   the resource usage, and remove the container, whatever happened; or, with a reusing
+   :class:`~engine.sandbox.pool.WarmPool`, give it back for the next job of the same user and
+   program version when the fork server reported the job's process ended and everything it
+   left cleaned up (``job_end``), and the job ended in a way that leaves nothing in doubt.
 """
 
 from __future__ import annotations
@@ -32,11 +35,13 @@ from typing import TYPE_CHECKING, Any
 
 from engine.errors import DecodeError, ProtocolViolation, SandboxError, SandboxUnavailable
 from engine.protocol import (
+    SERVER_MARK,
     BackendFailure,
     BackendResultMessage,
     BackendRunMessage,
     CancelMessage,
     ErrorMessage,
+    JobEndMessage,
     MessageReader,
     PublishMessage,
     ReadyMessage,
@@ -44,8 +49,10 @@ from engine.protocol import (
     SandboxLimits,
     StartMessage,
     parse_sandbox_message,
+    parse_server_message,
 )
 from engine.records import JobStatus, Reason
+from engine.sandbox.cgroup import ContainerCgroup
 from engine.sandbox.container import STDERR, STDOUT, ContainerSpec, SandboxContainer, WriteTimeout
 from engine.sandbox.policy import SandboxPolicy, load_sandbox_policy
 from engine.settings import get_settings
@@ -66,6 +73,10 @@ _ERROR_REASONS = {
     "BackendRejected": Reason.BACKEND_REJECTED,
     "ResultNotSerializable": Reason.RESULT_NOT_SERIALIZABLE,
 }
+# The ends after which a container may serve the next job of its key: the program said its
+# final word and the container was not killed, cancelled or out of memory.
+_REUSABLE_ENDS = {None, Reason.PROGRAM_EXCEPTION, Reason.BACKEND_REJECTED,
+                  Reason.RESULT_NOT_SERIALIZABLE}
 
 
 @dataclass
@@ -199,21 +210,31 @@ def run_job(
             ),
         )
 
+    from engine.sandbox.pool import LABEL_PROFILE, LABEL_PROGRAM, LABEL_USER, PoolKey
+
     client = client or shared_client()
     image = ensure_program_image(spec.files, client=client)
+    program = f"{spec.program_id}@{spec.program_version}" if spec.program_id else None
+    labels = {LABEL_USER: spec.user, LABEL_PROGRAM: program or "",
+              LABEL_PROFILE: spec.profile or policy.default_profile}
     container_spec = ContainerSpec(image=image, job_id=spec.job_id, profile=spec.resources,
-                                   runtime=get_settings().sandbox_runtime)
+                                   runtime=get_settings().sandbox_runtime, labels=labels)
+    # Reuse is keyed narrowly: this user's jobs of this program version, profile and runtime.
+    reusing = pool is not None and pool.reuse
+    key = PoolKey.of(container_spec, spec.user, program) if reusing else None
     run = _Run(
         client=client,
         registry=registry,
         policy=policy,
         spec=container_spec,
-        warm=pool.take(container_spec) if pool is not None else None,
+        warm=pool.take(container_spec, key) if pool is not None else None,
         on_interim=on_interim,
         on_log=on_log,
         cancel=cancel or threading.Event(),
         max_execution_time=spec.limits.max_execution_time,
     )
+    run.release = (lambda container, reusable: pool.release(
+        key or PoolKey.of(container_spec), container, reusable)) if pool is not None else None
     outcome = run.execute(prepare, registry.resolve(spec.backend))
     outcome.spec = spec
     return outcome
@@ -260,6 +281,15 @@ class _Run:
         self.cpu: float | None = None
         self.peak: int | None = None
         self.sampled_at = 0.0
+        # A reused container's counters started before this job: CPU is counted from the
+        # job's start, and the peak is reset then (or taken from the job's rusage).
+        self.cgroup: ContainerCgroup | None = None
+        self.cpu_base = 0.0
+        self.peak_from_cgroup = True
+        self.oom_base = 0
+        self.job_end: JobEndMessage | None = None  # the fork server's word on the job's end
+        self.oom_killed = False
+        self.release: Callable[[SandboxContainer, bool], None] | None = None
 
     # --- the lifecycle ---------------------------------------------------------------------
 
@@ -276,18 +306,24 @@ class _Run:
                 else:
                     self.container.create()
                     self.container.start()
+                self._count_from_here()
                 self.started_at = time.monotonic()
             finally:
                 preparing.join()
             start = prepared[0]
             if isinstance(start, BaseException):
                 raise start  # bad inputs: nothing ran
+            self.container.jobs += 1
             self._send(start)
             self._relay(backend_name)
             self._checks.shutdown(wait=True)  # the result's check decides DONE or ERROR
-            state = self.container.wait(timeout=10)
-            self._sample_usage()
-            self._classify_exit(state)
+            if self.job_end is not None:
+                self._sample_usage()
+                self._classify_job_end(self.job_end)
+            else:
+                state = self.container.wait(timeout=10)
+                self._sample_usage()
+                self._classify_exit(state)
         except SandboxUnavailable:
             raise  # the runtime could not start the container: nothing of the program ran
         except SandboxError as exc:
@@ -296,8 +332,11 @@ class _Run:
         finally:
             self.usage.close()  # the job's simulations end with it
             self._checks.shutdown(wait=True, cancel_futures=True)
-            self.container.kill_soon()
-            self.container.remove()
+            if self.release is not None:
+                self.release(self.container, self._reusable())
+            else:
+                self.container.kill_soon()
+                self.container.remove()
         assert self.outcome is not None
         self.outcome.metrics.update(self._metrics(time.monotonic() - created))
         return self.outcome
@@ -315,6 +354,8 @@ class _Run:
                     self._on_protocol_bytes(data, backend_name)
                 elif stream == STDERR:
                     self._on_log_bytes(data)
+            if self.job_end is not None:
+                return  # the job's process has ended; the container waits for the next
             now = time.monotonic()
             if now - self.sampled_at >= _USAGE_SAMPLE_SECONDS:
                 self._sample_usage()  # the cgroup goes with the container: read it as we go
@@ -352,14 +393,57 @@ class _Run:
         """Name the end of a run that sent no final message (the first recorded end wins)."""
         exit_code = state.get("ExitCode")
         if state.get("OOMKilled"):
-            self.peak = int(self.container.spec.profile.memory)  # it reached its limit
-            self._finish(ERROR, Reason.OUT_OF_MEMORY, error=ErrorInfo(
-                "OutOfMemory",
-                f"the program exceeded its memory limit "
-                f"({int(self.container.spec.profile.memory)} bytes)"))
+            self._out_of_memory()
         self._finish(ERROR, Reason.SANDBOX_CRASHED, error=ErrorInfo(
             "SandboxCrashed",
             f"the sandbox exited with code {exit_code} without sending a result"))
+
+    def _classify_job_end(self, end: JobEndMessage) -> None:
+        """Name the end of a job whose process ended while its container lives on."""
+        if end.violation:
+            self._violation("the program wrote a line starting with the fork server's mark")
+        if self.cpu is None:
+            self.cpu = end.cpu_seconds
+        if not self.peak_from_cgroup or self.peak is None:
+            self.peak = end.max_rss_bytes
+        memory = int(self.container.spec.profile.memory)
+        kills = self.cgroup.oom_kills() if self.cgroup is not None else None
+        if (kills is not None and kills > self.oom_base) or (
+            kills is None and end.signal == 9 and end.max_rss_bytes >= 0.9 * memory
+        ):
+            self.oom_killed = True
+            self._out_of_memory()
+        code = end.exit_code if end.signal is None else 128 + end.signal
+        self._finish(ERROR, Reason.SANDBOX_CRASHED, error=ErrorInfo(
+            "SandboxCrashed",
+            f"the program's process exited with code {code} without sending a result"))
+
+    def _out_of_memory(self) -> None:
+        memory = int(self.container.spec.profile.memory)
+        self.peak = memory  # it reached its limit
+        self._finish(ERROR, Reason.OUT_OF_MEMORY, error=ErrorInfo(
+            "OutOfMemory", f"the program exceeded its memory limit ({memory} bytes)"))
+
+    def _reusable(self) -> bool:
+        """Whether the container may serve the next job of its key: the fork server saw the
+        job's process end and cleaned up after it, the program sent its final word, and
+        nothing killed, cancelled or exhausted the container."""
+        outcome = self.outcome
+        return (self.job_end is not None and self.job_end.clean and self.final_at is not None
+                and outcome is not None and outcome.reason in _REUSABLE_ENDS
+                and not self.oom_killed and not self.container.kill_requested
+                and not self.cancel.is_set())
+
+    def _count_from_here(self) -> None:
+        """Start this job's counters: a reused container's cgroup already counts its
+        earlier jobs (a fresh one's start-up counts, as it always did)."""
+        if self.container.id is None:
+            return
+        self.cgroup = ContainerCgroup(self.container.id)
+        self.oom_base = self.cgroup.oom_kills() or 0
+        if self.container.jobs > 0:
+            self.cpu_base = self.cgroup.cpu_seconds() or 0.0
+            self.peak_from_cgroup = self.cgroup.reset_peak()
 
     # --- messages ----------------------------------------------------------------------------
 
@@ -369,9 +453,14 @@ class _Run:
         try:
             lines = self.reader.feed(data)
             while lines:
+                line = lines.pop(0)
+                if line[:1] == SERVER_MARK or line[-1:] == SERVER_MARK:
+                    self._on_server_line(line)
+                    continue
                 # Decode first, so the line's bytes are freed before parsing: a large result
                 # is held at most twice (its text, then its parsed value).
-                text = lines.pop(0).decode("utf-8")
+                text = line.decode("utf-8")
+                del line
                 message = parse_sandbox_message(text)
                 del text
                 self._on_message(message, backend_name)
@@ -379,6 +468,13 @@ class _Run:
             self._violation(f"a protocol line is not UTF-8: {exc.reason}")
         except (ProtocolViolation, DecodeError) as exc:
             self._violation(str(exc))
+
+    def _on_server_line(self, line: bytearray) -> None:
+        """A line of the fork server's own (``job_end``), or a job's unfinished last line
+        that the server cut off with its mark (dropped, as an unfinished line always was)."""
+        if line[:1] != SERVER_MARK:
+            return
+        self.job_end = parse_server_message(bytes(line[1:]))
 
     def _on_message(self, message: Any, backend_name: str) -> None:
         if self.final_at is not None or self.outcome is not None:
@@ -533,8 +629,9 @@ class _Run:
     def _sample_usage(self) -> None:
         self.sampled_at = time.monotonic()
         cpu, peak = self.container.resource_usage()
-        self.cpu = cpu if cpu is not None else self.cpu
-        self.peak = peak if peak is not None else self.peak
+        self.cpu = max(cpu - self.cpu_base, 0.0) if cpu is not None else self.cpu
+        if self.peak_from_cgroup:
+            self.peak = peak if peak is not None else self.peak
 
     def _metrics(self, wall: float) -> dict[str, Any]:
         assert self.outcome is not None
@@ -551,6 +648,7 @@ class _Run:
         return {
             "wall_seconds": round(wall, 4),
             "warm_start": self.warm,
+            "reused": self.container.jobs > 1,
             "start_seconds": (round(self.ready_at - self.started_at, 4)
                               if self.ready_at is not None else None),
             "cpu_seconds": round(self.cpu, 4) if self.cpu is not None else None,

@@ -8,10 +8,16 @@ A test about the wall takes ``wall_profile``: it runs once under each OCI runtim
 :data:`WALLS` (runc, and gVisor's runsc, which ``scripts/setup`` installs). A missing runtime
 fails such a test when Docker is required (``ENGINE_REQUIRE_DOCKER=1``, CI), and never skips it
 silently there.
+
+With ``ENGINE_TEST_REUSE=1`` every run goes through a reusing warm pool and runs twice, the
+same program with the same inputs: the run the test sees is the second, in the container the
+first left behind (unless the first's end removed it). The whole suite then checks that each
+end state holds on a reused container; it doubles the suite's time, so CI runs it apart.
 """
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from dataclasses import dataclass
@@ -31,6 +37,9 @@ from tests.conftest import docker_required
 HOSTILE_DIR = Path(__file__).parent / "hostile"
 JOB_PREFIX = "test-"
 WALLS = ("runc", "runsc")  # the OCI runtimes every test about the wall runs under
+REUSE = os.environ.get("ENGINE_TEST_REUSE", "") not in ("", "0")
+# What the first of the two runs under ENGINE_TEST_REUSE leaves to the second.
+_SECOND_RUN_ONLY = ("cancel", "on_interim", "on_log")
 
 
 @dataclass
@@ -52,12 +61,29 @@ class Sandbox:
             **options: Any) -> SandboxRun:
         """``run_program(program, inputs, **options)``, then check that its container is gone."""
         job_id = options.pop("job_id", None) or self.new_job_id()
-        started = time.monotonic()
-        outcome = run_program(program, inputs or {}, job_id=job_id, **options)
-        wall = time.monotonic() - started
+        if REUSE and "pool" not in options:
+            outcome, wall = self._run_reused(program, inputs or {}, job_id, options)
+        else:
+            started = time.monotonic()
+            outcome = run_program(program, inputs or {}, job_id=job_id, **options)
+            wall = time.monotonic() - started
         left = self.containers(job_id)
         assert left == [], f"the container of job {job_id} is still there: {left}"
         return SandboxRun(outcome, wall, job_id)
+
+    def _run_reused(self, program: Any, inputs: dict[str, Any], job_id: str,
+                    options: dict[str, Any]) -> tuple[Outcome, float]:
+        from engine.sandbox.pool import WarmPool
+
+        pool = WarmPool(self.client, reuse=True)
+        try:
+            first = {k: v for k, v in options.items() if k not in _SECOND_RUN_ONLY}
+            run_program(program, inputs, job_id=self.new_job_id(), pool=pool, **first)
+            started = time.monotonic()
+            outcome = run_program(program, inputs, job_id=job_id, pool=pool, **options)
+            return outcome, time.monotonic() - started
+        finally:
+            pool.close()
 
     def hostile(self, name: str) -> Path:
         """The path of ``tests/sandbox/hostile/NAME.py``."""

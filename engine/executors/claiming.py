@@ -237,12 +237,16 @@ class ClaimingExecutor:
             log.exception("job %s failed inside the engine", job.id)
             final = error_fields(Reason.ENGINE_ERROR, exc)
         with self._lock:
-            self._running.pop(job.id, None)
             self._cancelled_at.pop(job.id, None)
             if job.id in self._shutdown_cancelled:
                 self._shutdown_cancelled.discard(job.id)
                 final.update(status=JobStatus.CANCELLED, reason=Reason.ENGINE_SHUTDOWN)
-        self._finish(job.id, final)
+        try:
+            self._finish(job.id, final)
+        finally:  # only now: shutdown waits for running jobs, and so for this write
+            with self._lock:
+                self._running.pop(job.id, None)
+            self._wake.set()
 
     def _finish(self, job_id: str, final: dict[str, Any]) -> None:
         """Store a job's final state; if that fails (a database error, a value it refuses),

@@ -56,7 +56,15 @@ class _Stuck(LocalExecutor):
     def _execute(self, spec, cancel):
         if self.outcome == "stuck":
             self.release.wait(60)  # ignores cancel
+        if self.outcome == "slow_store":
+            cancel.wait(60)
+            return {"status": "CANCELLED", "reason": "user", "metrics": {}}
         return {"status": "DONE", "reason": None, "result": "\ud800", "metrics": {}}
+
+    def _finish(self, job_id, final):
+        if self.outcome == "slow_store":
+            time.sleep(1)  # a busy database
+        super()._finish(job_id, final)
 
 
 def _queued_job(database):
@@ -119,3 +127,20 @@ def test_a_cancel_the_worker_ignores_ends_the_job_at_the_deadline(tmp_path) -> N
         finally:
             executor.release.set()
             executor.shutdown(1)
+
+
+def test_shutdown_returns_only_once_the_cancelled_jobs_final_state_is_stored(tmp_path) -> None:
+    from engine.events import JobEvents
+    from engine.store import open_database
+
+    with open_database(home=tmp_path) as database:
+        job_id = _queued_job(database)
+        executor = _Stuck(database, JobEvents(), outcome="slow_store", max_concurrent_jobs=1,
+                          max_running_per_user=None, poll_seconds=0.05, heartbeat_seconds=5)
+        executor.start()
+        while executor.running_jobs() != [job_id]:
+            time.sleep(0.05)
+        executor.shutdown(0.1)
+        with database.read() as tx:
+            record = tx.jobs.get(job_id)
+        assert (record.status.value, record.reason) == ("CANCELLED", "engine_shutdown")

@@ -5,11 +5,12 @@
 Starts ``program-engine serve`` on 127.0.0.1 with a fresh home (SQLite store) and the
 shipped policies (two sandboxes at once), adds one user per client and uploads
 ``program_source/hello_world``. Each client first runs one job (the warm-up); once the idle
-daemon's descriptors and threads have not changed for ``--quiet`` seconds (anyio's idle
-worker threads end after 10 s), that reading is the baseline. Then the clients submit
-``iterations=1`` jobs and wait for each result until N jobs have ended; after the last one
-the daemon is read until its descriptors, threads and containers are back at the baseline
-(at most ``--settle`` seconds; how long it took is printed).
+daemon's descriptors and threads have not changed for ``--quiet`` seconds, that reading is
+the baseline (anyio ends a worker thread idle for 10 s only when it is next given work, so
+while it waits the bench asks ``/readyz``, which runs in a worker thread, every second).
+Then the clients submit ``iterations=1`` jobs and wait for each result until N jobs have
+ended; after the last one the daemon is read until its descriptors, threads and containers
+are back at the baseline (at most ``--settle`` seconds; how long it took is printed).
 
 All along, every ``--interval`` seconds, a sampler reads the daemon's RSS, open file
 descriptors and threads (psutil), the containers it created (Docker, by the owner label) and
@@ -158,7 +159,7 @@ class SoakResult:
 class _Sampler:
     """Reads the daemon every ``interval`` seconds on a thread of its own."""
 
-    def __init__(self, pid: int, home: Path, interval: float) -> None:
+    def __init__(self, pid: int, home: Path, interval: float, url: str) -> None:
         import psutil
 
         from engine.sandbox.docker_client import connect
@@ -167,6 +168,7 @@ class _Sampler:
         self.owner = f"{socket.gethostname()}:{pid}:"
         self.home = home
         self.interval = interval
+        self.url = url
         self.docker = connect()
         self.samples: list[Sample] = []
         self.started = time.monotonic()
@@ -203,6 +205,13 @@ class _Sampler:
         self._stop.set()
         self._thread.join()
 
+    def poke(self) -> None:
+        """Give the daemon's worker threads something to do, so idle ones are ended."""
+        import httpx
+
+        with contextlib.suppress(httpx.HTTPError):
+            httpx.get(f"{self.url}/readyz", timeout=30)
+
 
 def _quiet(sampler: _Sampler, quiet: float, limit: float) -> Sample:
     """The first reading after which descriptors and threads stayed the same for ``quiet``
@@ -212,6 +221,7 @@ def _quiet(sampler: _Sampler, quiet: float, limit: float) -> Sample:
     since = time.monotonic()
     while time.monotonic() - since < quiet and time.monotonic() < deadline:
         time.sleep(sampler.interval)
+        sampler.poke()
         now = sampler.read()
         if (now.fds, now.threads) != (reading.fds, reading.threads):
             reading, since = now, time.monotonic()
@@ -228,6 +238,7 @@ def _back(sampler: _Sampler, baseline: Sample, limit: float) -> Sample:
                 and reading.containers <= baseline.containers) or time.monotonic() > deadline:
             return reading
         time.sleep(sampler.interval)
+        sampler.poke()
 
 
 def soak(jobs: int, clients: int, out: Path, *, interval: float = 1.0, quiet: float = 11.0,
@@ -248,7 +259,7 @@ def soak(jobs: int, clients: int, out: Path, *, interval: float = 1.0, quiet: fl
             with RemoteRuntimeService(daemon.url, tokens[0]) as service:
                 program_id = service.upload_program(str(HELLO))
                 service.set_program_visibility(program_id, True)
-            sampler = _Sampler(daemon.process.pid, home, interval)
+            sampler = _Sampler(daemon.process.pid, home, interval, daemon.url)
             failures: list[str] = []
             latencies: list[float] = []
             _clients(daemon.url, tokens, program_id, len(tokens), failures, latencies)  # warm-up

@@ -84,6 +84,7 @@ class SandboxContainer:
         self.spec = spec
         self.id: str | None = None
         self._sock: socket.socket | None = None
+        self._keepalive: Any = None  # what holds the socket's descriptor (Docker's SocketIO)
         self._buffer = bytearray()
         self._write_lock = threading.Lock()
         self._killed = threading.Event()
@@ -207,11 +208,17 @@ class SandboxContainer:
         return True
 
     def close_stream(self) -> None:
-        """Close the attach socket (the container itself is left as it is)."""
-        if self._sock is not None:
-            with contextlib.suppress(OSError):
-                self._sock.close()
-            self._sock = None
+        """Close the attach socket (the container itself is left as it is).
+
+        The socket's descriptor is shared with the SocketIO Docker's SDK made of it, and is
+        released only when both are closed: closing the socket alone left it open until the
+        garbage collector came by (the soak saw the daemon's descriptors climb by ~25
+        between collections)."""
+        for stream in (self._sock, self._keepalive):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
+        self._sock = self._keepalive = None
 
     # --- the attach stream -------------------------------------------------------------------
 

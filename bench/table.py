@@ -126,6 +126,16 @@ def print_figures(figures: Sequence[Figure], *, title: str | None = None) -> Non
     print(f"targets missed: {'; '.join(missed)}" if missed else "targets missed: none")
 
 
+def print_table(rows: list[tuple[str, str, str]]) -> None:
+    """Print the machine line and free-form rows (measure, value, note), aligned: for
+    figures that are not a median of repeats (counts, percentiles, one-off recoveries)."""
+    print(f"machine: {machine()}")
+    width = max(len(row[0]) for row in rows)
+    print(f"{'measure'.ljust(width)}  {'value':>10}  note")
+    for name, value, note in rows:
+        print(f"{name.ljust(width)}  {value:>10}  {note}")
+
+
 def _number(value: float, decimals: int | None = None) -> str:
     if decimals is None:
         size = abs(value)

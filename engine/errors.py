@@ -236,6 +236,11 @@ class SandboxUnavailable(SandboxError):
     problem_title = "Sandbox unavailable"
 
 
+class SandboxLost(SandboxError):
+    """Docker stopped answering while a job's sandbox ran: the job ends ``ERROR`` with the
+    reason ``sandbox_lost``, and its container is removed once Docker answers again."""
+
+
 class ImageBuildError(SandboxError):
     """A base, runtime or per-program image could not be built."""
 
@@ -434,6 +439,27 @@ class QuotaExceeded(EngineError):
     http_status = 429
     problem_slug = "quota-exceeded"
     problem_title = "Limit reached"
+
+
+# --- the store ------------------------------------------------------------------------------
+
+
+class StoreUnavailable(EngineError):
+    """The database does not answer (restarted, unreachable, or its lock held too long);
+    nothing was changed, and the same request can be made again once it is back."""
+
+    http_status = 503
+    problem_slug = "store-unavailable"
+    problem_title = "Store unavailable"
+
+
+class StorageFull(EngineError):
+    """The disk holding the store is full: the write was refused whole and nothing was
+    changed; free space under the engine's home and try again."""
+
+    http_status = 507
+    problem_slug = "storage-full"
+    problem_title = "Insufficient storage"
 
 
 # --- the daemon and its client -------------------------------------------------------------

@@ -62,6 +62,7 @@ class Reason(StrEnum):
     SANDBOX_CRASHED = "sandbox_crashed"  # the sandbox exited without a final message
     # ERROR: the engine around the job.
     SANDBOX_UNAVAILABLE = "sandbox_unavailable"  # Docker (or the runtime) cannot be reached
+    SANDBOX_LOST = "sandbox_lost"  # Docker stopped answering while the job's sandbox ran
     PROGRAM_DELETED = "program_deleted"  # the program version went away before it ran
     ENGINE_RESTARTED = "engine_restarted"  # the engine process running it died
     NODE_LOST = "node_lost"  # the Ray node running it died

@@ -85,6 +85,8 @@ class ServicePolicy(BaseModel):
     cancel_deadline_seconds: float = Field(default=30, gt=0)
     heartbeat_seconds: float = Field(gt=0)
     shutdown_grace_seconds: float = Field(ge=0)
+    sandbox_lost_seconds: float = Field(default=30, gt=0, le=3600)
+    docker_probe_timeout_seconds: float = Field(default=2, gt=0, le=60)
 
 
 def load_service_policy() -> ServicePolicy:
@@ -218,10 +220,13 @@ def _make_executor(kind: str, core: _Core, max_concurrent_jobs: int, *,
     if kind != "local":
         raise EngineError(f"unknown executor {kind!r}; known: local, ray")
     from engine.executors.local import LocalExecutor
+    from engine.sandbox.docker_watch import DockerWatch
 
-    return LocalExecutor(
-        core.database, core.events, registry=core.registry, pool=_warm_pool(), **claiming
-    )
+    watch = DockerWatch(probe_timeout=core.policy.docker_probe_timeout_seconds,
+                        lost_after=core.policy.sandbox_lost_seconds,
+                        interval=core.policy.poll_seconds)
+    return LocalExecutor(core.database, core.events, registry=core.registry, pool=_warm_pool(),
+                         docker_watch=watch, **claiming)
 
 
 _cores: dict[str, _Core] = {}

@@ -11,6 +11,11 @@ A subclass says only how one job runs: :meth:`ClaimingExecutor._execute` gets th
 :meth:`ClaimingExecutor.job_spec`) and returns the job's final fields (see
 :func:`final_fields`); it may raise an engine error, which becomes the matching ``ERROR``
 reason here.
+
+While the store does not answer (a database restart) or refuses writes (a full disk), nothing
+is lost: a running job's interim messages are held in order and written once it answers, and
+its final state is written then too (the worker retries every ``poll_seconds``; a job still
+unwritten when the engine stops is ended as ``engine_restarted`` by the next start).
 """
 
 from __future__ import annotations
@@ -23,7 +28,13 @@ from collections.abc import Callable
 from typing import Any
 
 from engine import job_log
-from engine.errors import EngineError, ProgramVersionGone, SandboxUnavailable
+from engine.errors import (
+    EngineError,
+    ProgramVersionGone,
+    SandboxUnavailable,
+    StorageFull,
+    StoreUnavailable,
+)
 from engine.events import JobEvents
 from engine.job_spec import JobSpec
 from engine.process_identity import this_process
@@ -31,6 +42,9 @@ from engine.records import JobRecord, JobStatus, Reason
 from engine.store import Database
 
 log = logging.getLogger(__name__)
+
+#: What a store that is away (or out of space) raises: retried, never a job's end.
+STORE_AWAY = (StoreUnavailable, StorageFull)
 
 
 class ClaimingExecutor:
@@ -68,6 +82,8 @@ class ClaimingExecutor:
         self._stopping = threading.Event()
         self._dispatcher: threading.Thread | None = None
         self._last_heartbeat = 0.0
+        self._interim: dict[str, _HeldMessages] = {}  # per running job: messages not stored yet
+        self._store_away = False  # the dispatcher saw the store away (logged once)
 
     # --- the Executor interface --------------------------------------------------------------
 
@@ -111,6 +127,11 @@ class ClaimingExecutor:
 
     # --- what a subclass provides ------------------------------------------------------------
 
+    def _can_claim(self) -> bool:
+        """Whether queued jobs may be claimed now (a subclass says no while its sandboxes
+        cannot run)."""
+        return True
+
     def _execute(self, spec: JobSpec, cancel: threading.Event) -> dict[str, Any]:
         """Run ``spec`` to its end; return its final fields. ``cancel`` is set to stop it."""
         raise NotImplementedError
@@ -139,10 +160,34 @@ class ClaimingExecutor:
         self.events.notify(job_id)
 
     def store_interim(self, job_id: str, data: str) -> None:
-        """Store one encoded interim message of a running job and wake its watchers."""
+        """Store one encoded interim message of a running job and wake its watchers; while
+        the store is away it is held, in order, and stored with the next one that can be."""
+        with self._lock:
+            held = self._interim.setdefault(job_id, _HeldMessages())
+        held.add(data)
+        if self._store_held(job_id):
+            self.events.notify(job_id)
+
+    def _store_held(self, job_id: str) -> bool:
+        """Write a job's held interim messages; ``False`` while the store is away."""
+        with self._lock:
+            held = self._interim.get(job_id)
+        if held is None:
+            return True
+        try:
+            held.write(lambda batch: self._append(job_id, batch))
+        except STORE_AWAY as exc:
+            log.warning("job %s: %d interim message(s) held until the store answers (%s)",
+                        job_id, len(held), type(exc).__name__)
+            return False
+        except Exception:  # refused for good: dropped, never retried for ever
+            log.exception("job %s: %d interim message(s) could not be stored", job_id,
+                          held.clear())
+        return True
+
+    def _append(self, job_id: str, batch: list[str]) -> None:
         with self.database.write() as tx:
-            tx.jobs.append_message(job_id, data)
-        self.events.notify(job_id)
+            tx.jobs.append_messages(job_id, batch)
 
     # --- the dispatcher ----------------------------------------------------------------------
 
@@ -150,7 +195,16 @@ class ClaimingExecutor:
         while not self._stopping.is_set():
             try:
                 self._watch_running()
-                self._claim_while_free()
+                if self._can_claim():
+                    self._claim_while_free()
+                if self._store_away:
+                    log.warning("the store answers again")
+                    self._store_away = False
+            except STORE_AWAY as exc:  # a database restart: wait for it, quietly
+                if not self._store_away:
+                    log.warning("the store is away (%s); retrying every %g s", exc,
+                                self.poll_seconds)
+                    self._store_away = True
             except Exception:  # a passing database error must not stop the loop
                 log.exception("executor dispatch failed; retrying")
             self._wake.wait(self.poll_seconds)
@@ -249,14 +303,32 @@ class ClaimingExecutor:
             self._wake.set()
 
     def _finish(self, job_id: str, final: dict[str, Any]) -> None:
-        """Store a job's final state; if that fails (a database error, a value it refuses),
-        store a plain ``ERROR``/``engine_error`` instead, so no job stays ``RUNNING``."""
+        """Store a job's held interim messages and its final state, retrying while the store
+        is away (until the engine stops); if storing fails otherwise (a value the store
+        refuses), store a plain ``ERROR``/``engine_error`` instead, so no job stays
+        ``RUNNING``."""
+        try:
+            while not (self._store_held(job_id) and self._store_final(job_id, final)):
+                if self._stopping.wait(self.poll_seconds):
+                    log.error("job %s: the store is away and the engine stops; the next "
+                              "start ends the job", job_id)
+                    return
+            with self._lock:
+                self._interim.pop(job_id, None)
+        finally:
+            self.events.notify(job_id)
+            self._wake.set()
+
+    def _store_final(self, job_id: str, final: dict[str, Any]) -> bool:
+        """Store the final state and log it; ``False`` while the store is away."""
         ended: JobRecord | None = None
         try:
             try:
                 with self.database.write() as tx:
                     if tx.jobs.finish(job_id, **final):
                         ended = tx.jobs.get(job_id)
+            except STORE_AWAY:
+                raise
             except Exception as exc:
                 log.exception("job %s: its final state could not be stored", job_id)
                 fallback = error_fields(Reason.ENGINE_ERROR, exc)
@@ -266,11 +338,13 @@ class ClaimingExecutor:
                 with self.database.write() as tx:
                     if tx.jobs.finish(job_id, **fallback):
                         ended = tx.jobs.get(job_id)
-        finally:
-            self.events.notify(job_id)
-            self._wake.set()
+        except STORE_AWAY as exc:
+            log.warning("job %s: its final state waits for the store (%s)", job_id,
+                        type(exc).__name__)
+            return False
         if ended is not None:
             job_log.ended(ended)
+        return True
 
 
 def final_fields(outcome: dict[str, Any], node: str) -> dict[str, Any]:
@@ -312,6 +386,40 @@ def error_fields(reason: Reason, exc: BaseException, node: str | None = None) ->
         "error_message": str(exc),
         "metrics": {"node": node or socket.gethostname()},
     }
+
+
+class _HeldMessages:
+    """A running job's interim messages not stored yet, in order; one writer at a time."""
+
+    def __init__(self) -> None:
+        self._pending: list[str] = []
+        self._lock = threading.Lock()  # guards _pending
+        self._writing = threading.Lock()  # one write at a time keeps the order
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._pending)
+
+    def add(self, data: str) -> None:
+        with self._lock:
+            self._pending.append(data)
+
+    def clear(self) -> int:
+        """Drop every held message; return how many there were."""
+        with self._lock:
+            count, self._pending = len(self._pending), []
+        return count
+
+    def write(self, append: Callable[[list[str]], None]) -> None:
+        """Pass every held message to ``append`` in order; drop them once it returned."""
+        with self._writing:
+            with self._lock:
+                batch = list(self._pending)
+            if not batch:
+                return
+            append(batch)
+            with self._lock:
+                del self._pending[:len(batch)]
 
 
 class LogSink:

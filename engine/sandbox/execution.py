@@ -33,7 +33,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from engine.errors import DecodeError, ProtocolViolation, SandboxError, SandboxUnavailable
+from engine.errors import (
+    DecodeError,
+    ProtocolViolation,
+    SandboxError,
+    SandboxLost,
+    SandboxUnavailable,
+)
 from engine.protocol import (
     SERVER_MARK,
     BackendFailure,
@@ -179,12 +185,20 @@ def run_job(
     registry: Any = None,
     policy: SandboxPolicy | None = None,
     pool: Any = None,
+    lost: threading.Event | None = None,
+    docker_answers: Callable[[], bool] | None = None,
 ) -> Outcome:
     """Run ``spec`` in a sandbox container and return its :class:`Outcome`.
 
     ``on_interim`` gets each :class:`InterimMessage` that passes the checks, in order, off the
     relay thread, and ``on_log`` each piece of what the program prints (text, within the log
-    cap); setting ``cancel`` cancels the job. ``backend.run`` is answered by ``registry``
+    cap); setting ``cancel`` cancels the job, setting ``lost`` (Docker has not answered for too
+    long) ends it ``ERROR``/``sandbox_lost`` at once, leaving its container to be reaped;
+    ``lost`` is also set when Docker was lost during the run (the container may then be left
+    behind until Docker answers again). ``docker_answers`` pings Docker on a new connection:
+    a sandbox that ended without a final message while Docker stopped answering is
+    ``sandbox_lost``, not ``sandbox_crashed`` (a daemon shutting down stops its containers
+    first). ``backend.run`` is answered by ``registry``
     (default: this process's). With a :class:`~engine.sandbox.pool.WarmPool`, the run takes
     a container started ahead of time when one is ready. Only the engine failing to start
     the sandbox raises (:class:`~engine.errors.SandboxUnavailable`); everything that happens
@@ -231,6 +245,8 @@ def run_job(
         on_interim=on_interim,
         on_log=on_log,
         cancel=cancel or threading.Event(),
+        lost=lost if lost is not None else threading.Event(),
+        docker_answers=docker_answers,
         max_execution_time=spec.limits.max_execution_time,
     )
     run.release = (lambda container, reusable: pool.release(
@@ -247,6 +263,7 @@ class _Run:
                  spec: ContainerSpec, warm: SandboxContainer | None,
                  on_interim: Callable[[InterimMessage], None] | None,
                  on_log: Callable[[str], None] | None, cancel: threading.Event,
+                 lost: threading.Event, docker_answers: Callable[[], bool] | None,
                  max_execution_time: float) -> None:
         from engine.backends import JobUsage
 
@@ -259,6 +276,8 @@ class _Run:
         self.on_log = on_log
         self._log_decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self.cancel = cancel
+        self.lost = lost
+        self.docker_answers = docker_answers
         self.max_execution_time = max_execution_time
         self.usage = JobUsage()
         self.reader = MessageReader(
@@ -289,7 +308,7 @@ class _Run:
         self.oom_base = 0
         self.job_end: JobEndMessage | None = None  # the fork server's word on the job's end
         self.oom_killed = False
-        self.release: Callable[[SandboxContainer, bool], None] | None = None
+        self.release: Callable[[SandboxContainer | None, bool], None] | None = None
 
     # --- the lifecycle ---------------------------------------------------------------------
 
@@ -317,26 +336,41 @@ class _Run:
             self._send(start)
             self._relay(backend_name)
             self._checks.shutdown(wait=True)  # the result's check decides DONE or ERROR
+            if self.lost.is_set():
+                raise SandboxLost("Docker did not answer for too long while the sandbox ran")
             if self.job_end is not None:
                 self._sample_usage()
                 self._classify_job_end(self.job_end)
             else:
                 state = self.container.wait(timeout=10)
+                if self.outcome is None and self.docker_answers is not None and not (
+                        self.docker_answers()):
+                    raise SandboxLost("Docker stopped while the sandbox ran (the sandbox ended "
+                                      f"with code {state.get('ExitCode')} without a final "
+                                      f"message)")
                 self._sample_usage()
                 self._classify_exit(state)
         except SandboxUnavailable:
             raise  # the runtime could not start the container: nothing of the program ran
+        except SandboxLost as exc:  # the container's end cannot be known
+            self.lost.set()
+            self._finish(ERROR, Reason.SANDBOX_LOST, error=ErrorInfo("SandboxLost", str(exc)))
         except SandboxError as exc:
             self._finish(ERROR, Reason.SANDBOX_CRASHED,
                          error=ErrorInfo(type(exc).__name__, str(exc)))
         finally:
             self.usage.close()  # the job's simulations end with it
             self._checks.shutdown(wait=True, cancel_futures=True)
-            if self.release is not None:
+            if self.lost.is_set():
+                self.container.close_stream()  # no Docker call: it may hang; reaped later
+                if self.release is not None:
+                    self.release(None, False)  # the pool forgets it; the reaper removes it
+            elif self.release is not None:
                 self.release(self.container, self._reusable())
             else:
                 self.container.kill_soon()
-                self.container.remove()
+                if not self.container.remove():
+                    self.lost.set()  # Docker went away at the end: reaped once it is back
         assert self.outcome is not None
         self.outcome.metrics.update(self._metrics(time.monotonic() - created))
         return self.outcome
@@ -347,7 +381,7 @@ class _Run:
         cancel_at: float | None = None
         while True:
             frames = self.container.read(timeout=0.1)
-            if frames is None:
+            if frames is None or self.lost.is_set():
                 return
             for stream, data in frames:
                 if stream == STDOUT:

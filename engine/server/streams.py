@@ -44,6 +44,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import anyio
 from anyio import to_thread
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
@@ -53,6 +54,7 @@ from engine.errors import (
     InputValidationError,
     JobNotFound,
     QuotaExceeded,
+    StoreUnavailable,
 )
 from engine.records import JobRecord
 from engine.server.policy import ServerPolicy
@@ -196,14 +198,25 @@ async def job_events(service: Any, job_id: str, after: int, policy: ServerPolicy
             except AuthenticationError:
                 yield unauthorized_event()
                 return
-            last_check = time.monotonic()
+            except StoreUnavailable:
+                pass  # checked again once the store is back
+            else:
+                last_check = time.monotonic()
         try:
             # The state is read before the messages: once it is final, every message is in.
             record = await job_record(service, job_id)
+            messages = await to_thread.run_sync(service.job_messages, job_id, after)
         except JobNotFound:
             yield gone_event(job_id)
             return
-        messages = await to_thread.run_sync(service.job_messages, job_id, after)
+        except StoreUnavailable:  # a database restart: the stream waits for it
+            if draining.is_set():
+                return
+            if time.monotonic() - last_sent >= policy.stream_heartbeat_seconds:
+                yield KEEP_ALIVE
+                last_sent = time.monotonic()
+            await anyio.sleep(policy.wait_slice_seconds)
+            continue
         for seq, data in messages:
             yield interim_event(seq, data)
             after = seq

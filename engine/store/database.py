@@ -22,10 +22,17 @@ SQLite is set up for many threads and several processes on one file:
 
 Every change happens inside ``with db.write() as tx:``; an exception anywhere in the block
 rolls all of it back, so nothing is ever half-written.
+
+A database that is away (restarted, unreachable, its lock held past the busy timeout) makes a
+transaction raise :class:`~engine.errors.StoreUnavailable`, and a full disk
+:class:`~engine.errors.StorageFull`, instead of the driver's error: the doors answer 503 and
+507. PostgreSQL connections are checked before use (``pool_pre_ping``), so the pool
+reconnects by itself once the server is back.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Iterator
@@ -36,10 +43,16 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.errors import ConfigurationError
+from engine.errors import ConfigurationError, StorageFull, StoreUnavailable
 from engine.settings import Settings, get_settings
 from engine.store.audit_queries import AuditRepository
 from engine.store.job_queries import JobRepository
@@ -48,11 +61,16 @@ from engine.store.program_queries import ProgramRepository
 from engine.store.review_queries import ReviewRepository
 from engine.store.users import UserRepository
 
+log = logging.getLogger(__name__)
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SUPPORTED_DIALECTS = ("sqlite", "postgresql")
 
 # Execution option that makes the SQLite ``begin`` hook emit BEGIN IMMEDIATE.
 _WRITE_LOCK = "engine_write_lock"
+# SQLite's SQLITE_FULL, PostgreSQL's disk_full (SQLSTATE 53100): the disk refused the write.
+_SQLITE_FULL = 13
+_PG_DISK_FULL = "53100"
 # PostgreSQL advisory lock taken while migrating, so concurrent first opens take turns.
 _MIGRATION_LOCK_KEY = 0x656E67696E6D  # any fixed 64-bit int
 
@@ -99,7 +117,7 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[Transaction]:
         """A read-only transaction: one consistent snapshot for the whole block."""
-        with self._read() as session, session.begin():
+        with _store_errors(), self._read() as session, session.begin():
             yield _transaction(session, writable=False)
 
     @contextmanager
@@ -114,7 +132,7 @@ class Database:
             raise RuntimeError("Database.write() inside Database.write() on one thread")
         self._writing.active = True
         try:
-            with self._write() as session, session.begin():
+            with _store_errors(), self._write() as session, session.begin():
                 yield _transaction(session, writable=True)
         finally:
             self._writing.active = False
@@ -177,6 +195,33 @@ def alembic_config() -> Any:
     config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
     config.set_main_option("path_separator", "os")
     return config
+@contextmanager
+def _store_errors() -> Iterator[None]:
+    """The driver's "database away" and "disk full" errors as the engine's."""
+    try:
+        yield
+    except (OperationalError, InterfaceError) as exc:
+        raise store_error(exc) from exc
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        raise store_error(exc) from exc
+
+
+def store_error(exc: DBAPIError) -> StoreUnavailable | StorageFull:
+    """The engine's error for a driver error that says the store is away or its disk full."""
+    original = exc.orig
+    detail = str(original).strip().splitlines()[0] if str(original).strip() else type(
+        original).__name__
+    if (getattr(original, "sqlite_errorcode", None) == _SQLITE_FULL
+            or getattr(original, "sqlstate", None) == _PG_DISK_FULL
+            or "disk is full" in detail or "No space left" in detail):
+        return StorageFull(f"the store's disk is full ({detail}); nothing was written: free "
+                           f"space where the store lives and try again")
+    # The driver's text names the server's address: it stays in the engine's log.
+    log.warning("the store does not answer: %s", detail[:500])
+    return StoreUnavailable(f"the store does not answer ({type(original).__name__}); nothing "
+                            f"was changed: try again once it is back")
 
 
 def _transaction(session: Session, *, writable: bool) -> Transaction:

@@ -70,13 +70,14 @@ def policy_dir(target: Path, changes: dict[str, dict[str, Any]]) -> Path:
     return target
 
 
-def add_user(home: Path, name: str, *, admin: bool = False) -> str:
-    """Create a user with one token in the store under ``home``; return the token."""
+def add_user(home: Path, name: str, *, admin: bool = False, url: str | None = None) -> str:
+    """Create a user with one token in the store under ``home`` (or at ``url``); return the
+    token."""
     from engine.accounts import new_token, token_hash
     from engine.store import open_database
 
     token = new_token()
-    with open_database(home=home) as database, database.write() as tx:
+    with open_database(url, home=home) as database, database.write() as tx:
         if tx.users.get(name) is None:
             tx.users.create(name, is_admin=admin)
         tx.users.add_token(name, token_hash(token))
@@ -108,7 +109,7 @@ class Daemon:
 
     def start(self, timeout: float = 60) -> Daemon:
         self.home.mkdir(parents=True, exist_ok=True)
-        self.log = self.home / f"daemon-{self.port}.log"
+        self.log = self.log or self.home / f"daemon-{self.port}.log"
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 [str(CLI), "serve", "--port", str(self.port), "--home", str(self.home),

@@ -174,7 +174,8 @@ def register(app: typer.Typer) -> None:
     def prune(
         older_than: Annotated[
             str | None,
-            typer.Option("--older-than", help="Only images older than this (30m, 12h, 7d)."),
+            typer.Option("--older-than", metavar="DURATION",
+                         help="Only images older than this (30m, 12h, 7d)."),
         ] = None,
         kind: Annotated[
             list[str] | None,
@@ -186,9 +187,9 @@ def register(app: typer.Typer) -> None:
         ] = None,
         unused_for: Annotated[
             str | None,
-            typer.Option("--unused-for", help="Only images no job has used for this long "
-                         "(30m, 12h, 7d); the daemon does this on its own (policies/sandbox.yaml "
-                         "images)."),
+            typer.Option("--unused-for", metavar="DURATION",
+                         help="Only images no job has used for this long (30m, 12h, 7d); "
+                              "the daemon does this on its own (policies/sandbox.yaml images)."),
         ] = None,
         dry_run: Annotated[
             bool, typer.Option("--dry-run", help="Show what would go; remove nothing.")

@@ -23,23 +23,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
 import yaml
+from daemon import Daemon
 from table import Figure, Target, add_quick_flag, print_figures
 
 REPO = Path(__file__).resolve().parent.parent
-CLI = Path(sys.executable).with_name("program-engine")
 CHROMIUM = "/usr/bin/chromium"
 TICKER = (
     "import time\n\n"
@@ -51,12 +46,6 @@ TICKER = (
 )
 TICKER_METADATA = {"name": "ticker", "description": "Publishes.", "max_execution_time": 300}
 USER = "bench"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _policies(target: Path) -> Path:
@@ -86,29 +75,6 @@ def _fill(home: Path, jobs: int) -> str:
                            reason=None if status is JobStatus.DONE else "user",
                            metrics={"wall_seconds": 0.5 + n % 7, "start_seconds": 0.4})
     return token
-
-
-class _Daemon:
-    def __init__(self, home: Path, policies: Path) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ENGINE_")}
-        env["ENGINE_POLICY_DIR"] = str(policies)
-        self.process = subprocess.Popen(
-            [str(CLI), "serve", "--port", str(self.port), "--home", str(home),
-             "--log-level", "warning"], env=env)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.1)
-        raise RuntimeError("the daemon did not start")
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        self.process.wait(timeout=120)
 
 
 def sign_in(client: httpx.Client, token: str) -> None:
@@ -215,7 +181,7 @@ def main() -> None:
         started = time.perf_counter()
         token = _fill(home, args.jobs)
         filled = time.perf_counter() - started
-        daemon = _Daemon(home, _policies(root / "policies"))
+        daemon = Daemon(home, _policies(root / "policies"))
         figures = bench_pages(daemon.url, token, args.jobs, args.runs)
         figures.append(bench_publish_to_page(daemon.url, token, args.messages))
         print_figures(figures, title=f"dashboard ({args.jobs:,} jobs stored in {filled:.1f} s)")

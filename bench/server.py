@@ -23,11 +23,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -37,10 +33,10 @@ from typing import Any
 
 import httpx
 import yaml
-from table import Figure, Target, add_quick_flag, child_environment, print_figures
+from daemon import Daemon
+from table import Figure, Target, add_quick_flag, print_figures
 
 REPO = Path(__file__).resolve().parent.parent
-CLI = Path(sys.executable).with_name("program-engine")
 HELLO = REPO / "program_source" / "hello_world"
 TICKER = (
     "import time\n\n"
@@ -53,12 +49,6 @@ TICKER = (
 TICKER_METADATA = {"name": "ticker", "description": "Publishes.", "max_execution_time": 300}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _policies(target: Path) -> Path:
     shutil.copytree(REPO / "policies", target)
     path = target / "server.yaml"
@@ -66,29 +56,6 @@ def _policies(target: Path) -> Path:
     data["rate_limit"] = {"requests_per_second": 1_000_000, "burst": 1_000_000}
     path.write_text(yaml.safe_dump(data))
     return target
-
-
-class _Daemon:
-    def __init__(self, home: Path, policies: Path) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = child_environment(drop_prefixes=("ENGINE_",))
-        env["ENGINE_POLICY_DIR"] = str(policies)
-        self.process = subprocess.Popen(
-            [str(CLI), "serve", "--port", str(self.port), "--home", str(home),
-             "--log-level", "warning"], env=env)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.1)
-        raise RuntimeError("the daemon did not start")
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        self.process.wait(timeout=120)
 
 
 def _token(home: Path, name: str) -> str:
@@ -148,7 +115,7 @@ def _run_and_time(service: Any, program_id: str) -> tuple[float, float]:
 
 
 def bench_latency(remote: Any, embedded: Any, runs: int) -> list[Figure]:
-    remote_id = remote.upload_program(str(HELLO))
+    remote_id = remote.upload_program(str(HELLO), new=True)
     embedded_id = embedded.upload_program(str(HELLO))
     _run_and_time(remote, remote_id)  # warm both paths up
     _run_and_time(embedded, embedded_id)
@@ -221,7 +188,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
-        daemon = _Daemon(root / "daemon", _policies(root / "policies"))
+        daemon = Daemon(root / "daemon", _policies(root / "policies"))
         figures: list[Figure] = []
         try:
             token = _token(root / "daemon", "bench")

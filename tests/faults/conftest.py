@@ -40,12 +40,13 @@ SHARED_DOCKER_CONFIG = Path("/etc/docker/daemon.json")
 POSTGRES_BIN = Path("/usr/lib/postgresql")
 
 
-def _wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
+def until(check: Callable[[], bool], timeout: float, what: str) -> float:
+    """Poll ``check`` until it is true; return how long that took (fails naming ``what``)."""
+    started = time.monotonic()
     while not check():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{what} within {timeout} s")
+        assert time.monotonic() - started < timeout, f"{what} within {timeout} s"
         time.sleep(0.1)
+    return time.monotonic() - started
 
 
 def _end(process: subprocess.Popen[bytes], timeout: float) -> None:
@@ -87,7 +88,7 @@ class OwnDockerd:
                  "--iptables=false", "--ip-masq=false", "--log-level=warn"],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True)
-        _wait_for(self.answers, timeout, "the test's dockerd did not answer")
+        until(self.answers, timeout, "the test's dockerd did not answer")
         return self
 
     def answers(self) -> bool:

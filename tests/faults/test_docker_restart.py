@@ -13,21 +13,13 @@ import httpx
 import pytest
 
 from engine.sandbox.container import LABEL_JOB
+from tests.faults.conftest import until
 from tests.programs import SLEEPER, SLEEPER_METADATA
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 #: sandbox_lost_seconds in this test's policy: a job must end within it of Docker going away.
 LOST_SECONDS = 10
-
-
-def _until(check, timeout: float, what: str) -> float:
-    """Poll ``check`` until it is true; return how long that took."""
-    started = time.monotonic()
-    while not check():
-        assert time.monotonic() - started < timeout, f"{what} within {timeout} s"
-        time.sleep(0.1)
-    return time.monotonic() - started
 
 
 def _ready(daemon) -> httpx.Response:
@@ -43,14 +35,14 @@ def test_docker_restart_mid_job(own_dockerd, start_fault_daemon) -> None:
         program_id = service.upload_program(SLEEPER, SLEEPER_METADATA)
         running = service.run(program_id, {"seconds": 300})
         queued = service.run(program_id, {"seconds": 0})
-        _until(lambda: running.interim_results(), 120, "the first job never started")
+        until(lambda: running.interim_results(), 120, "the first job never started")
         assert queued.status() == "QUEUED"
         assert own_dockerd.engine_containers(**{LABEL_JOB: running.job_id()})
         assert _ready(daemon).status_code == 200
 
         stopped = time.monotonic()
         own_dockerd.stop(wait=False)
-        lost_after = _until(lambda: running.status() == "ERROR", LOST_SECONDS,
+        lost_after = until(lambda: running.status() == "ERROR", LOST_SECONDS,
                             "the running job did not end")
         own_dockerd.stop()
         exited_after = time.monotonic() - stopped
@@ -66,14 +58,14 @@ def test_docker_restart_mid_job(own_dockerd, start_fault_daemon) -> None:
         away = time.monotonic() - stopped
         own_dockerd.start()
         restarted = time.monotonic()
-        ready_after = _until(lambda: _ready(daemon).status_code == 200, 30,
+        ready_after = until(lambda: _ready(daemon).status_code == 200, 30,
                              "/readyz did not answer 200 again")
-        reaped_after = _until(
+        reaped_after = until(
             lambda: not own_dockerd.engine_containers(**{LABEL_JOB: running.job_id()}), 30,
             "the lost job's container was not removed")
         assert queued.result(timeout=120) == "slept"
         ran_after = time.monotonic() - restarted
-    _until(lambda: not own_dockerd.engine_containers(), 30, "a sandbox container remained")
+    until(lambda: not own_dockerd.engine_containers(), 30, "a sandbox container remained")
     log = daemon.log_text()
     assert "Traceback" not in log, log[-3000:]
     print(f"\ndocker restart: job ended sandbox_lost {lost_after:.1f} s after SIGTERM; "

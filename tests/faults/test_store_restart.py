@@ -14,6 +14,7 @@ import pytest
 
 from engine.records import JobStatus
 from engine.store import open_database
+from tests.faults.conftest import until
 from tests.server.conftest import TICKER, TICKER_METADATA
 
 pytestmark = [pytest.mark.docker, pytest.mark.postgres, pytest.mark.slow]
@@ -21,14 +22,6 @@ pytestmark = [pytest.mark.docker, pytest.mark.postgres, pytest.mark.slow]
 COUNT = 24  # interim messages of the ticking job, one every INTERVAL seconds
 INTERVAL = 0.25
 OUTAGE_SECONDS = 3
-
-
-def _until(check, timeout: float, what: str) -> float:
-    started = time.monotonic()
-    while not check():
-        assert time.monotonic() - started < timeout, f"{what} within {timeout} s"
-        time.sleep(0.1)
-    return time.monotonic() - started
 
 
 def test_database_restart_under_a_running_daemon(own_postgres, start_fault_daemon,
@@ -40,7 +33,7 @@ def test_database_restart_under_a_running_daemon(own_postgres, start_fault_daemo
         program_id = service.upload_program(TICKER, TICKER_METADATA)
         ticking = service.run(program_id, {"count": COUNT, "interval": INTERVAL})
         queued = service.run(program_id, {"count": 2, "interval": 0})
-        _until(lambda: len(ticking.interim_results()) >= 3, 120, "the job never published")
+        until(lambda: len(ticking.interim_results()) >= 3, 120, "the job never published")
 
         own_postgres.stop()
         stopped = time.monotonic()
@@ -56,7 +49,7 @@ def test_database_restart_under_a_running_daemon(own_postgres, start_fault_daemo
 
         own_postgres.start()
         restarted = time.monotonic()
-        answered_after = _until(
+        answered_after = until(
             lambda: http.get(f"/v1/jobs/{ticking.job_id()}").status_code == 200, 30,
             "the daemon did not answer again")
         assert ticking.result(timeout=120) == COUNT

@@ -118,7 +118,7 @@ class JobFeed:
                     self.hub.reads += 1
                     backlog = Backlog(record, messages)
                     if self.seq < 0:  # the first subscriber: the reader starts from here
-                        self.seq = messages[-1][0] if messages else after
+                        self.seq = record.message_count  # not ``after``: a client's claim
                         self.logs = len(record.logs)
                         self.record = record
                 if self.task is None and not self.ended:
@@ -177,7 +177,9 @@ class JobFeed:
     async def _read(self, service: Any) -> list[Item]:
         # The state is read before the messages: once it is final, every message is in.
         record = await to_thread.run_sync(service.job_record, self.job_id)
-        messages = await to_thread.run_sync(service.job_messages, self.job_id, self.seq)
+        messages = []
+        if record.message_count > self.seq:
+            messages = await to_thread.run_sync(service.job_messages, self.job_id, self.seq)
         self.hub.reads += 1
         self.record = record
         items: list[Item] = [Interim(seq, data) for seq, data in messages]

@@ -20,7 +20,7 @@ MESSAGES = 6
 @pytest.fixture(scope="module")
 def ticker(daemon, tokens) -> str:
     with daemon.client(tokens["alice"]) as service:
-        return service.upload_program(TICKER, TICKER_METADATA)
+        return service.upload_program(TICKER, {**TICKER_METADATA, "name": "ticker-fanout"})
 
 
 def _stream_reads(daemon) -> int:

@@ -30,6 +30,7 @@ from anyio.abc import ObjectReceiveStream, ObjectSendStream
 from engine.errors import JobNotFound, StoreUnavailable
 from engine.records import JobRecord
 from engine.server.policy import ServerPolicy
+from engine.server.stream_checks import SharedChecks
 
 
 @dataclass(frozen=True)
@@ -203,6 +204,7 @@ class FeedHub:
         self.draining: threading.Event = state.draining
         self.feeds: dict[tuple[int, str], JobFeed] = {}
         self.reads = 0
+        self.checks = SharedChecks(2 * self.policy.stream_recheck_seconds)
 
     def feed(self, job_id: str) -> JobFeed:
         key = (id(asyncio.get_running_loop()), job_id)

@@ -41,7 +41,7 @@ import json
 import threading
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Hashable
 from typing import Any
 
 import anyio
@@ -183,13 +183,15 @@ async def wait_until_changed(service: Any, job_id: str, seen: str, wait: float,
 async def job_events(service: Any, job_id: str, after: int, policy: ServerPolicy,
                      draining: threading.Event, hub: FeedHub,
                      recheck: Callable[[], Any] | None = None,
-                     logs_after: int | None = 0) -> AsyncIterator[bytes]:
+                     logs_after: int | None = 0,
+                     recheck_key: Hashable | None = None) -> AsyncIterator[bytes]:
     """The event stream of one job, starting after message ``after`` and, unless
     ``logs_after`` is ``None``, after character ``logs_after`` of its logs; what is new is
     read once for all the streams on the job (``hub``'s feed of it).
 
     ``recheck`` (blocking) gives the service view of the stream's token as it is now, or
-    raises :class:`AuthenticationError`; it is called every ``stream_recheck_seconds``.
+    raises :class:`AuthenticationError`; it is called every ``stream_recheck_seconds``, its
+    answer shared by the streams of the same ``recheck_key`` (the token, or the session).
     """
     yield f"retry: {policy.stream_retry_ms}\n\n".encode()
     last_sent = last_check = time.monotonic()
@@ -239,7 +241,11 @@ async def job_events(service: Any, job_id: str, after: int, policy: ServerPolicy
             if recheck is not None and \
                     time.monotonic() - last_check >= policy.stream_recheck_seconds:
                 try:
-                    service = await to_thread.run_sync(recheck)
+                    if recheck_key is None:
+                        service = await to_thread.run_sync(recheck)
+                    else:
+                        service = await hub.checks.check(
+                            recheck_key, last_check + policy.stream_recheck_seconds, recheck)
                 except AuthenticationError:
                     yield unauthorized_event()
                     return
@@ -288,14 +294,16 @@ def resume_point(last_event_id: int | None, header: str | None) -> int:
 
 def open_job_stream(state: Any, service: Any, job_id: str, after: int,
                     recheck: Callable[[], Any],
-                    logs_after: int | None = 0) -> SlotStreamingResponse:
+                    logs_after: int | None = 0,
+                    recheck_key: Hashable | None = None) -> SlotStreamingResponse:
     """The event stream of a job the caller may see, holding one of the user's stream slots
-    (429 or 503 when none is free) until it ends; ``logs_after`` as for :func:`job_events`."""
+    (429 or 503 when none is free) until it ends; ``logs_after`` and ``recheck_key`` as for
+    :func:`job_events`."""
     user = service.user
     state.stream_slots.acquire(user)
     return SlotStreamingResponse(
         job_events(service, job_id, after, state.policy, state.draining, state.job_feeds,
-                   recheck, logs_after),
+                   recheck, logs_after, recheck_key),
         lambda: state.stream_slots.release(user),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},

@@ -13,7 +13,8 @@
   ``program_engine_event_streams_open`` and ``program_engine_log_records_suppressed_total``:
   the client bounds at work (the log says little under a flood, by design);
 - ``program_engine_event_stream_reads_total``: store reads made for event streams, one per
-  change of a followed job however many streams follow it (plus one per stream joining).
+  change (or polling slice) of a followed job however many streams follow it, plus one per
+  stream joining behind the others.
 
 No series carries a user name, a program id or a job id.
 
@@ -78,7 +79,7 @@ class _Bounds(Collector):
              "Open event streams.", "total"),
             ("feeds", CounterMetricFamily, "program_engine_event_stream_reads",
              "Store reads of jobs' new messages for event streams (one per change of a "
-             "followed job, plus one per stream joining).", "reads"),
+             "followed job, plus one per stream joining behind).", "reads"),
             ("log", CounterMetricFamily, "program_engine_log_records_suppressed",
              "Warnings and errors left out of the log by its rate limit.", "suppressed_total"),
         )

@@ -641,9 +641,13 @@ class RuntimeService(UserAdministration, RuntimeServiceInterface):
     def job_record(self, job_id: str) -> JobRecord:
         with self._db.read() as tx:
             record = tx.jobs.get(job_id)
-        if record is None or not (self.is_admin or record.owner == self.user):
+        if record is None or not self.may_see_job(record):
             raise JobNotFound(f"job {job_id!r} not found")
         return record
+
+    def may_see_job(self, record: JobRecord) -> bool:
+        """Whether this user may see the job (its owner, or an admin)."""
+        return self.is_admin or record.owner == self.user
 
     def job_messages(self, job_id: str, after_seq: int = 0) -> list[tuple[int, str]]:
         with self._db.read() as tx:

@@ -34,6 +34,7 @@ from engine.server import (
     ui,
     user_routes,
 )
+from engine.server.job_feeds import FeedHub
 from engine.server.limits import RateLimiter, RequestLimitMiddleware
 from engine.server.metrics import HTTPMetricsMiddleware, Metrics
 from engine.server.policy import ServerPolicy, load_server_policy
@@ -99,6 +100,8 @@ def create_app(settings: Settings | None = None, *, policy: ServerPolicy | None 
     app.state.draining = threading.Event()
     app.state.stream_slots = StreamSlots(policy)
     metrics.watch("streams", app.state.stream_slots)
+    app.state.job_feeds = FeedHub(app.state)
+    metrics.watch("feeds", app.state.job_feeds)
     problems.install(app)
     docs.install(app)
     app.include_router(program_routes.router)

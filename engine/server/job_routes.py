@@ -173,7 +173,7 @@ async def stream_job(
         return state.service.as_user(principal.name, is_admin=principal.is_admin)
 
     return open_job_stream(state, service, job_id, after, recheck,
-                           logs_after if logs else None)
+                           logs_after if logs else None, ("token", token))
 
 
 @router.post("/{job_id}/cancel", status_code=202, response_model=JobDocument,

@@ -11,7 +11,10 @@
   do not multiply the series;
 - ``program_engine_connections_open``, ``program_engine_connections_refused_total``,
   ``program_engine_event_streams_open`` and ``program_engine_log_records_suppressed_total``:
-  the client bounds at work (the log says little under a flood, by design).
+  the client bounds at work (the log says little under a flood, by design);
+- ``program_engine_event_stream_reads_total``: store reads made for event streams, one per
+  change (or polling slice) of a followed job however many streams follow it, plus one per
+  stream joining behind the others.
 
 No series carries a user name, a program id or a job id.
 
@@ -74,6 +77,9 @@ class _Bounds(Collector):
              "Connections refused with 503 at a connection cap.", "refused"),
             ("streams", GaugeMetricFamily, "program_engine_event_streams_open",
              "Open event streams.", "total"),
+            ("feeds", CounterMetricFamily, "program_engine_event_stream_reads",
+             "Store reads of jobs' new messages for event streams (one per change of a "
+             "followed job, plus one per stream joining behind).", "reads"),
             ("log", CounterMetricFamily, "program_engine_log_records_suppressed",
              "Warnings and errors left out of the log by its rate limit.", "suppressed_total"),
         )
@@ -122,7 +128,8 @@ class Metrics:
 
     def watch(self, source: str, counted: object) -> None:
         """Report ``counted``'s figures: ``connections`` (a ``ConnectionGuard``), ``streams``
-        (``StreamSlots``) or ``log`` (the log's ``RateLimitFilter``)."""
+        (``StreamSlots``), ``feeds`` (``FeedHub``) or ``log`` (the log's
+        ``RateLimitFilter``)."""
         self.watched[source] = counted
 
     def render(self) -> bytes:

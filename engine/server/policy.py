@@ -68,6 +68,7 @@ class ServerPolicy(_Frozen):
     stream_recheck_seconds: float = Field(gt=0, le=300)
     max_streams_per_user: PositiveInt
     max_streams_total: PositiveInt
+    stream_queue_events: int = Field(default=1024, ge=16, le=1_000_000)
     max_log_event_chars: int = Field(default=65536, ge=256, le=16_777_216)
     wait_slice_seconds: float = Field(gt=0, le=5)
     readiness_timeout_seconds: float = Field(gt=0, le=300)

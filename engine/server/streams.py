@@ -41,7 +41,7 @@ import json
 import threading
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Hashable
 from typing import Any
 
 import anyio
@@ -57,6 +57,7 @@ from engine.errors import (
     StoreUnavailable,
 )
 from engine.records import JobRecord
+from engine.server.job_feeds import FeedHub, Final, Gone, Interim, Item, Logs
 from engine.server.policy import ServerPolicy
 from engine.server.problems import Problem, ProblemRaised
 from engine.server.schemas import job_etag
@@ -180,67 +181,101 @@ async def wait_until_changed(service: Any, job_id: str, seen: str, wait: float,
 
 
 async def job_events(service: Any, job_id: str, after: int, policy: ServerPolicy,
-                     draining: threading.Event,
+                     draining: threading.Event, hub: FeedHub,
                      recheck: Callable[[], Any] | None = None,
-                     logs_after: int | None = 0) -> AsyncIterator[bytes]:
+                     logs_after: int | None = 0,
+                     recheck_key: Hashable | None = None) -> AsyncIterator[bytes]:
     """The event stream of one job, starting after message ``after`` and, unless
-    ``logs_after`` is ``None``, after character ``logs_after`` of its logs.
+    ``logs_after`` is ``None``, after character ``logs_after`` of its logs; what is new is
+    read once for all the streams on the job (``hub``'s feed of it).
 
     ``recheck`` (blocking) gives the service view of the stream's token as it is now, or
-    raises :class:`AuthenticationError`; it is called every ``stream_recheck_seconds``.
+    raises :class:`AuthenticationError`; it is called every ``stream_recheck_seconds``, its
+    answer shared by the streams of the same ``recheck_key`` (the token, or the session).
     """
     yield f"retry: {policy.stream_retry_ms}\n\n".encode()
     last_sent = last_check = time.monotonic()
-    while True:
-        if recheck is not None and time.monotonic() - last_check >= policy.stream_recheck_seconds:
-            try:
-                service = await to_thread.run_sync(recheck)
-            except AuthenticationError:
-                yield unauthorized_event()
-                return
-            except StoreUnavailable:
-                pass  # checked again once the store is back
-            else:
-                last_check = time.monotonic()
+    while True:  # joining reads the backlog, which may wait for a database restart
+        feed = hub.feed(job_id)
         try:
-            # The state is read before the messages: once it is final, every message is in.
-            record = await job_record(service, job_id)
-            messages = await to_thread.run_sync(service.job_messages, job_id, after)
+            subscriber, backlog = await feed.join(service, after, logs_after)
+            break
         except JobNotFound:
             yield gone_event(job_id)
             return
-        except StoreUnavailable:  # a database restart: the stream waits for it
+        except StoreUnavailable:
             if draining.is_set():
                 return
             if time.monotonic() - last_sent >= policy.stream_heartbeat_seconds:
                 yield KEEP_ALIVE
                 last_sent = time.monotonic()
             await anyio.sleep(policy.wait_slice_seconds)
-            continue
-        for seq, data in messages:
-            yield interim_event(seq, data)
-            after = seq
-        printed = ""
-        if logs_after is not None and len(record.logs) > logs_after:
-            printed = record.logs[logs_after:]
-            for event in log_events(logs_after, printed, policy.max_log_event_chars):
-                yield event
-            logs_after += len(printed)
-        if record.is_final:
-            yield final_event(record)
-            return
-        now = time.monotonic()
-        if messages or printed:
-            last_sent = now
-            continue
-        if draining.is_set():
-            return
-        if now - last_sent >= policy.stream_heartbeat_seconds:
-            yield KEEP_ALIVE
-            last_sent = now
-        until_heartbeat = policy.stream_heartbeat_seconds - (now - last_sent)
-        await wait_for_change(service, job_id,
-                              max(0.01, min(policy.wait_slice_seconds, until_heartbeat)))
+    try:
+        items: list[Item] = []
+        if backlog is not None:
+            items = [Interim(seq, data) for seq, data in backlog.messages]
+            if logs_after is not None and len(backlog.record.logs) > logs_after:
+                items.append(Logs(logs_after, backlog.record.logs[logs_after:]))
+            if backlog.record.is_final:
+                items.append(Final(backlog.record))
+        while True:
+            for item in items:
+                if isinstance(item, Interim) and item.seq > after:
+                    yield interim_event(item.seq, item.data)
+                    after = item.seq
+                    last_sent = time.monotonic()
+                elif isinstance(item, Logs) and logs_after is not None:
+                    skip = max(0, logs_after - item.offset)
+                    if skip < len(item.text):
+                        for event in log_events(item.offset + skip, item.text[skip:],
+                                                policy.max_log_event_chars):
+                            yield event
+                        logs_after = item.offset + len(item.text)
+                        last_sent = time.monotonic()
+                elif isinstance(item, Final):
+                    yield final_event(item.record)
+                    return
+                elif isinstance(item, Gone):
+                    yield gone_event(job_id)
+                    return
+            if recheck is not None and \
+                    time.monotonic() - last_check >= policy.stream_recheck_seconds:
+                try:
+                    if recheck_key is None:
+                        service = await to_thread.run_sync(recheck)
+                    else:
+                        service = await hub.checks.check(
+                            recheck_key, last_check + policy.stream_recheck_seconds, recheck)
+                except AuthenticationError:
+                    yield unauthorized_event()
+                    return
+                except StoreUnavailable:
+                    pass  # checked again once the store is back
+                else:
+                    last_check = time.monotonic()
+                    if feed.record is not None and not service.may_see_job(feed.record):
+                        yield gone_event(job_id)
+                        return
+            now = time.monotonic()
+            if now - last_sent >= policy.stream_heartbeat_seconds:
+                yield KEEP_ALIVE
+                last_sent = now
+            until_heartbeat = policy.stream_heartbeat_seconds - (now - last_sent)
+            items = []
+            with anyio.move_on_after(max(0.01, min(policy.wait_slice_seconds, until_heartbeat))):
+                try:
+                    items.append(await subscriber.receive.receive())
+                except anyio.EndOfStream:  # dropped for falling behind, or the daemon drains
+                    return
+            while True:
+                try:
+                    items.append(subscriber.receive.receive_nowait())
+                except (anyio.WouldBlock, anyio.EndOfStream):
+                    break
+            if not items and draining.is_set():
+                return
+    finally:
+        feed.leave(subscriber)
 
 
 def resume_point(last_event_id: int | None, header: str | None) -> int:
@@ -259,13 +294,16 @@ def resume_point(last_event_id: int | None, header: str | None) -> int:
 
 def open_job_stream(state: Any, service: Any, job_id: str, after: int,
                     recheck: Callable[[], Any],
-                    logs_after: int | None = 0) -> SlotStreamingResponse:
+                    logs_after: int | None = 0,
+                    recheck_key: Hashable | None = None) -> SlotStreamingResponse:
     """The event stream of a job the caller may see, holding one of the user's stream slots
-    (429 or 503 when none is free) until it ends; ``logs_after`` as for :func:`job_events`."""
+    (429 or 503 when none is free) until it ends; ``logs_after`` and ``recheck_key`` as for
+    :func:`job_events`."""
     user = service.user
     state.stream_slots.acquire(user)
     return SlotStreamingResponse(
-        job_events(service, job_id, after, state.policy, state.draining, recheck, logs_after),
+        job_events(service, job_id, after, state.policy, state.draining, state.job_feeds,
+                   recheck, logs_after, recheck_key),
         lambda: state.stream_slots.release(user),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},

@@ -142,4 +142,5 @@ async def events(request: Request, viewer: CurrentViewer, job_id: str,
         principal = principal_of(state, session.token)
         return state.service.as_user(principal.name, is_admin=principal.is_admin)
 
-    return open_job_stream(state, viewer.service, job_id, after, recheck)
+    return open_job_stream(state, viewer.service, job_id, after, recheck,
+                           recheck_key=("session", session.id))

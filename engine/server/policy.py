@@ -79,12 +79,13 @@ class ServerPolicy(_Frozen):
 
     @model_validator(mode="after")
     def _streams_leave_threads(self) -> ServerPolicy:
-        # Each open stream waits in a worker thread most of the time: the streams of all
-        # users together must leave threads for every other request.
+        # A stream takes a worker thread to join and to re-check its token, and many may do
+        # so at once: the streams of all users together must leave threads for every other
+        # request.
         if self.max_streams_total >= self.worker_threads:
             raise ValueError(
                 f"max_streams_total ({self.max_streams_total}) must be below worker_threads "
-                f"({self.worker_threads}): open event streams hold worker threads"
+                f"({self.worker_threads}): open event streams take worker threads"
             )
         if self.max_streams_per_user > self.max_streams_total:
             raise ValueError("max_streams_per_user must not exceed max_streams_total")

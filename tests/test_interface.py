@@ -26,7 +26,7 @@ def test_the_interface_names_every_public_method_of_both() -> None:
     # What only one side has is about where it runs (the daemon's operator view of its
     # store), not about programs and jobs.
     assert extra_embedded <= {"as_user", "running_jobs", "ping", "job_counts",
-                              "jobs_ended_since"}, extra_embedded
+                              "jobs_ended_since", "may_see_job"}, extra_embedded
     assert extra_remote <= {"changed_job_record"}, extra_remote
 
 

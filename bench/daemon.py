@@ -6,6 +6,7 @@ variable, plus ``ENGINE_POLICY_DIR`` pointing at the benchmark's copy of ``polic
 
 from __future__ import annotations
 
+import shutil
 import signal
 import socket
 import subprocess
@@ -14,8 +15,10 @@ import time
 from pathlib import Path
 
 import httpx
+import yaml
 from table import child_environment
 
+REPO = Path(__file__).resolve().parent.parent
 CLI = Path(sys.executable).with_name("program-engine")
 
 
@@ -24,6 +27,16 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def unthrottled_policies(target: Path) -> Path:
+    """A copy of ``policies/`` at ``target`` whose rate limit no benchmark reaches."""
+    shutil.copytree(REPO / "policies", target)
+    path = target / "server.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["rate_limit"] = {"requests_per_second": 1_000_000, "burst": 1_000_000}
+    path.write_text(yaml.safe_dump(data))
+    return target
 
 
 class Daemon:

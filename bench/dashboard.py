@@ -30,8 +30,7 @@ import time
 from pathlib import Path
 
 import httpx
-import yaml
-from daemon import Daemon
+from daemon import Daemon, unthrottled_policies
 from table import Figure, Target, add_quick_flag, print_figures
 
 REPO = Path(__file__).resolve().parent.parent
@@ -46,15 +45,6 @@ TICKER = (
 )
 TICKER_METADATA = {"name": "ticker", "description": "Publishes.", "max_execution_time": 300}
 USER = "bench"
-
-
-def _policies(target: Path) -> Path:
-    shutil.copytree(REPO / "policies", target)
-    path = target / "server.yaml"
-    data = yaml.safe_load(path.read_text())
-    data["rate_limit"] = {"requests_per_second": 1_000_000, "burst": 1_000_000}
-    path.write_text(yaml.safe_dump(data))
-    return target
 
 
 def _fill(home: Path, jobs: int) -> str:
@@ -181,7 +171,7 @@ def main() -> None:
         started = time.perf_counter()
         token = _fill(home, args.jobs)
         filled = time.perf_counter() - started
-        daemon = Daemon(home, _policies(root / "policies"))
+        daemon = Daemon(home, unthrottled_policies(root / "policies"))
         figures = bench_pages(daemon.url, token, args.jobs, args.runs)
         figures.append(bench_publish_to_page(daemon.url, token, args.messages))
         print_figures(figures, title=f"dashboard ({args.jobs:,} jobs stored in {filled:.1f} s)")

@@ -22,7 +22,6 @@ the median, min and max of repeated runs:
 from __future__ import annotations
 
 import argparse
-import shutil
 import statistics
 import tempfile
 import threading
@@ -32,8 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import yaml
-from daemon import Daemon
+from daemon import Daemon, unthrottled_policies
 from table import Figure, Target, add_quick_flag, print_figures
 
 REPO = Path(__file__).resolve().parent.parent
@@ -47,15 +45,6 @@ TICKER = (
     "    return kwargs['count']\n"
 )
 TICKER_METADATA = {"name": "ticker", "description": "Publishes.", "max_execution_time": 300}
-
-
-def _policies(target: Path) -> Path:
-    shutil.copytree(REPO / "policies", target)
-    path = target / "server.yaml"
-    data = yaml.safe_load(path.read_text())
-    data["rate_limit"] = {"requests_per_second": 1_000_000, "burst": 1_000_000}
-    path.write_text(yaml.safe_dump(data))
-    return target
 
 
 def _token(home: Path, name: str) -> str:
@@ -188,7 +177,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
-        daemon = Daemon(root / "daemon", _policies(root / "policies"))
+        daemon = Daemon(root / "daemon", unthrottled_policies(root / "policies"))
         figures: list[Figure] = []
         try:
             token = _token(root / "daemon", "bench")

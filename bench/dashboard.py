@@ -31,19 +31,11 @@ from pathlib import Path
 
 import httpx
 from daemon import Daemon, unthrottled_policies
+from server import TICKER, TICKER_METADATA
 from table import Figure, Target, add_quick_flag, print_figures
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
-TICKER = (
-    "import time\n\n"
-    "def main(backend, user_messenger, **kwargs):\n"
-    "    for i in range(kwargs['count']):\n"
-    "        user_messenger.publish({'tick': i, 'sent': time.time()})\n"
-    "        time.sleep(kwargs['interval'])\n"
-    "    return kwargs['count']\n"
-)
-TICKER_METADATA = {"name": "ticker", "description": "Publishes.", "max_execution_time": 300}
 USER = "bench"
 
 

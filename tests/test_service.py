@@ -87,6 +87,9 @@ def test_every_sample_program_lifecycle(service, name):
     assert all(job_id == job.job_id() for job_id, _ in streamed)
     metrics = job.metrics()
     assert metrics["wall_seconds"] > 0 and metrics["node"]
+    # The job's container may wait for the user's next job of this program (reuse); none of
+    # it outlives the service.
+    service.close()
     assert _containers_of(job.job_id()) == []
 
 
@@ -427,3 +430,17 @@ def test_a_mistyped_path_is_not_taken_for_source_text(service, tmp_path):
         with pytest.raises(ProgramError, match="no such file or folder"):
             service.upload_program(typo)
     assert service.programs() == []
+
+
+def test_a_long_running_process_forgets_the_jobs_it_submitted_once_they_end(home):
+    """``unfinished()`` is asked at exit; in between, ended jobs are dropped as the set grows,
+    so a daemon keeps no entry per job it ever ran."""
+    with RuntimeService(home=home, user="alice", executor=None) as service:
+        program_id = service.upload_program(TALKER, TALKER_METADATA)
+        core = service._core
+        queued = service.run(program_id, {}).job_id()  # queued for an executor elsewhere
+        core.note_submitted(queued)
+        for index in range(600):
+            core.note_submitted(f"ended-{index}")  # not in the store: ended, as far as it knows
+        assert len(core.submitted) <= 256
+        assert queued in core.submitted and core.unfinished() == [queued]

@@ -65,6 +65,9 @@ def test_docker_restart_mid_job(own_dockerd, start_fault_daemon) -> None:
             "the lost job's container was not removed")
         assert queued.result(timeout=120) == "slept"
         ran_after = time.monotonic() - restarted
+    # The queued job's container waits for alice's next job (reuse) while the daemon runs;
+    # none may outlive the daemon.
+    daemon.stop()
     until(lambda: not own_dockerd.engine_containers(), 30, "a sandbox container remained")
     log = daemon.log_text()
     assert "Traceback" not in log, log[-3000:]

@@ -49,6 +49,7 @@ def test_sigkill_mid_job_then_restart(start_daemon, docker, runtime_image) -> No
         assert crashed.status() == "ERROR" and crashed.reason == "engine_restarted"
         assert service.job(queued.job_id()).result(timeout=120) == "slept"
     assert _containers(docker, running.job_id()) == []
+    restarted.stop()  # the queued job's container waited for alice's next job (reuse)
     assert _containers(docker, queued.job_id()) == []
 
 

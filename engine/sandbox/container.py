@@ -201,9 +201,7 @@ class SandboxContainer:
         if self.id is None:
             return True
         try:
-            self._client.api.remove_container(self.id, force=True)
-        except docker.errors.NotFound:
-            pass
+            force_remove(self._client, self.id)
         except DOCKER_GONE:
             return False
         return True
@@ -320,9 +318,28 @@ def reap_orphans(client: docker.DockerClient, is_live: Any = None, *,
         else:
             orphan = not is_alive(labels.get(LABEL_OWNER))
         if orphan:
-            try:
-                client.api.remove_container(info["Id"], force=True)
-                removed.append(job_id)
-            except docker.errors.NotFound:
-                pass
+            force_remove(client, info["Id"])
+            removed.append(job_id)
     return removed
+
+
+def force_remove(client: Any, container_id: str, attempts: int = 5) -> None:
+    """Remove a container whatever its state; one already gone is fine.
+
+    A force-remove that meets the container while it exits can fail with "Could not kill
+    running container …, cannot remove - Container … is not running" (Docker 20.10 under
+    runsc, mostly); the next try removes it. One being removed by someone else is left to
+    them."""
+    for attempt in range(attempts):
+        try:
+            client.api.remove_container(container_id, force=True)
+            return
+        except docker.errors.NotFound:
+            return
+        except docker.errors.APIError as exc:
+            message = str(exc.explanation or exc)
+            if "already in progress" in message:
+                return
+            if "is not running" not in message or attempt == attempts - 1:
+                raise
+            time.sleep(0.1 * (attempt + 1))

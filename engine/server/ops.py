@@ -25,8 +25,9 @@ router = APIRouter()
 
 
 @router.get("/healthz", tags=["operations"])
-def healthz() -> dict[str, str]:
-    """Liveness: the process answers."""
+async def healthz() -> dict[str, str]:
+    """Liveness: the process answers. Served on the event loop, never in a worker thread, so
+    that busy workers (hundreds of streams being authenticated) do not delay it."""
     return {"status": "ok"}
 
 

@@ -70,6 +70,8 @@ log = logging.getLogger(__name__)
 
 #: ``RuntimeService(executor=...)``'s default: the ``executor`` setting.
 DEFAULT_EXECUTOR = "default"
+# The fewest jobs a process remembers submitting before it looks for ended ones to forget.
+_SUBMITTED_PRUNE_FLOOR = 256
 
 
 class ServicePolicy(BaseModel):
@@ -108,6 +110,8 @@ class _Core:
         self.users = 0
         self.executor: Any = None
         self.submitted: set[str] = set()  # jobs queued here for this process's executor
+        self._submitted_lock = threading.Lock()
+        self._prune_submitted_at = _SUBMITTED_PRUNE_FLOOR
         self._recover(reap=executor is not None)
         if executor is not None:
             self.executor = _make_executor(executor, self, max_concurrent_jobs,
@@ -155,16 +159,30 @@ class _Core:
         except SandboxUnavailable as exc:
             log.warning("orphaned sandboxes not reaped: %s", exc)
 
+    def note_submitted(self, job_id: str) -> None:
+        """Remember a job queued here for this process's executor. Ended ones are dropped
+        whenever the set has doubled since the last look, so a daemon does not keep one
+        entry per job it ever ran."""
+        with self._submitted_lock:
+            self.submitted.add(job_id)
+            grown = len(self.submitted) > self._prune_submitted_at
+        if grown:
+            left = len(self.unfinished())
+            self._prune_submitted_at = max(_SUBMITTED_PRUNE_FLOOR, 2 * left)
+
     def unfinished(self) -> list[str]:
         """The jobs submitted through this process that have not ended yet."""
-        if not self.submitted:
+        with self._submitted_lock:
+            asked = sorted(self.submitted)
+        if not asked:
             return []
         with self.database.read() as tx:
-            records = [tx.jobs.get(job_id) for job_id in sorted(self.submitted)]
-        done = {record.id for record in records if record is not None and record.is_final}
-        gone = set(self.submitted) - {record.id for record in records if record is not None}
-        self.submitted -= done | gone
-        return sorted(self.submitted)
+            records = [tx.jobs.get(job_id) for job_id in asked]
+        ended = {job_id for job_id, record in zip(asked, records, strict=True)
+                 if record is None or record.is_final}
+        with self._submitted_lock:
+            self.submitted -= ended
+            return sorted(self.submitted)
 
     def cancel_unfinished(self) -> None:
         """Cancel every job :meth:`unfinished` names (reason ``user``)."""
@@ -526,7 +544,7 @@ class RuntimeService(UserAdministration, RuntimeServiceInterface):
                          "backend": spec.backend})
         job_log.queued(record)
         if self._core.executor is not None:
-            self._core.submitted.add(record.id)
+            self._core.note_submitted(record.id)
             self._core.executor.wake()
         job = RuntimeJob(self, record, result_decoder)
         if callback is not None:

@@ -39,6 +39,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from dataclasses import astuple, dataclass, field
 from pathlib import Path
 
@@ -79,6 +80,9 @@ class SoakResult:
     failures: list[str] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)  # seconds, submit to result
     back_after: float = 0.0  # seconds from the run's end to the final reading
+    # What the daemon's descriptors were at the baseline and at the final reading.
+    baseline_kinds: Counter[str] = field(default_factory=Counter)
+    final_kinds: Counter[str] = field(default_factory=Counter)
 
     @property
     def run(self) -> list[Sample]:
@@ -227,6 +231,31 @@ class _Sampler:
             httpx.get(f"{self.url}/readyz", timeout=30)
 
 
+def descriptor_kinds(pid: int) -> Counter[str]:
+    """What a process's open descriptors are: files by path (the store's, the log), pipes,
+    event fds, and sockets by family and, for TCP, state and local port."""
+    proc = Path(f"/proc/{pid}")
+    sockets: dict[str, str] = {}
+    for family in ("unix", "tcp", "tcp6", "udp", "udp6"):
+        with contextlib.suppress(OSError):
+            for line in (proc / "net" / family).read_text().splitlines()[1:]:
+                fields = line.split()
+                if family == "unix":
+                    sockets[fields[6]] = "unix socket" + (f" {fields[7]}" if len(fields) > 7
+                                                          else "")
+                else:
+                    port = int(fields[1].rsplit(":", 1)[1], 16)
+                    sockets[fields[9]] = f"{family} socket, local port {port}, state {fields[3]}"
+    kinds: Counter[str] = Counter()
+    for fd in (proc / "fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                target = sockets.get(target[8:-1], "socket (other)")
+            kinds[target] += 1
+    return kinds
+
+
 def _quiet(sampler: _Sampler, quiet: float, limit: float) -> Sample:
     """The first reading after which descriptors and threads stayed the same for ``quiet``
     seconds (or the last one after ``limit`` seconds)."""
@@ -278,17 +307,20 @@ def soak(jobs: int, clients: int, out: Path, *, interval: float = 1.0, quiet: fl
             latencies: list[float] = []
             _clients(daemon.url, tokens, program_id, len(tokens), failures, latencies)  # warm-up
             baseline = _quiet(sampler, quiet, settle)
+            baseline_kinds = descriptor_kinds(daemon.process.pid)
             failures.clear()
             latencies.clear()
             run_start = sampler.now()
             _clients(daemon.url, tokens, program_id, jobs, failures, latencies)
             run_end = sampler.now()
             final = _back(sampler, baseline, settle)
+            final_kinds = descriptor_kinds(daemon.process.pid)
             sampler.stop()
         finally:
             daemon.stop()
     result = SoakResult(jobs, clients, sampler.samples, baseline, final, run_start, run_end,
-                        failures, latencies, final.time - run_end)
+                        failures, latencies, final.time - run_end, baseline_kinds,
+                        final_kinds)
     result.write_csv(out / "soak.csv")
     result.plot(out / "soak.png")
     return result
@@ -338,6 +370,10 @@ def report(result: SoakResult) -> list[str]:
                      f"{slope * per_job:+12.1f} per 1,000 jobs")
     for name, (met, text) in result.checks().items():
         lines.append(f"{'met   ' if met else 'MISSED'} {name:<10} {text}")
+    for sign, kinds in (("+", result.final_kinds - result.baseline_kinds),
+                        ("-", result.baseline_kinds - result.final_kinds)):
+        lines += [f"descriptors after vs baseline: {sign}{count} {kind}"
+                  for kind, count in sorted(kinds.items())]
     return lines
 
 

@@ -20,11 +20,16 @@ and prints each series' least-squares slope over the run, per minute and per 1,0
 
 Targets: no upward trend once warm. RSS grows less than 5 % from the second tenth of the run
 to the last (mean of each tenth's samples); descriptors, threads and containers are back at
-their baseline or below once the daemon idles after the run. The descriptors judged are
-those not held by the store's pooled connections (three files each: ``engine.db`` and its
-``-wal`` and ``-shm``): the pool keeps up to ``database_pool_size`` connections open once a
-burst of requests needed them, which is a bound, not a trend; they are counted and printed.
-The database grows with the jobs it keeps: its slope is reported, not judged.
+their baseline or below once the daemon idles after the run. Descriptors are judged twice:
+besides the store's pooled connections (three files each: ``engine.db`` and its ``-wal`` and
+``-shm``; the pool keeps up to ``database_pool_size`` open once a burst of requests needed
+them), and besides those and the connections to Docker as well (one per container attached,
+idle ones waiting for reuse included, and the client's pool, which keeps up to
+``DEFAULT_MAX_POOL_SIZE``, 10, so Docker's may end up to that many above the baseline): each
+pool is a bound, not a trend, and both are counted and printed. The return to the baseline
+is awaited on the second; the descriptors that differ from the baseline at the end are named
+(``descriptor_kinds``). The database grows with the jobs it keeps: its slope is reported,
+not judged.
 """
 
 from __future__ import annotations
@@ -43,6 +48,8 @@ from collections import Counter
 from dataclasses import astuple, dataclass, field
 from pathlib import Path
 
+from docker.constants import DEFAULT_MAX_POOL_SIZE
+
 REPO = Path(__file__).resolve().parent.parent
 HELLO = REPO / "program_source" / "hello_world"
 RSS_GROWTH_TARGET = 0.05
@@ -60,10 +67,16 @@ class Sample:
     containers: int
     db_bytes: int
     store_fds: int = 0  # of ``fds``, those open on the store's files (not in the CSV)
+    docker_fds: int = 0  # of ``fds``, the Docker client's connections (not in the CSV)
 
     @property
     def other_fds(self) -> int:
         return self.fds - self.store_fds
+
+    @property
+    def unpooled_fds(self) -> int:
+        """Descriptors besides the two bounded pools: the store's and Docker's."""
+        return self.other_fds - self.docker_fds
 
 
 @dataclass
@@ -129,6 +142,13 @@ class SoakResult:
                     f"descriptors besides the store's {base.other_fds} before, "
                     f"{final.other_fds} after{after}; the store's {base.store_fds} before, "
                     f"{final.store_fds} after"),
+            "fds_unpooled": (final.unpooled_fds <= base.unpooled_fds
+                             and final.docker_fds <= base.docker_fds + DEFAULT_MAX_POOL_SIZE,
+                             f"descriptors besides the store's and Docker's "
+                             f"{base.unpooled_fds} before, {final.unpooled_fds} after{after}; "
+                             f"Docker's {base.docker_fds} before, {final.docker_fds} after "
+                             f"(target: at most its client's pool, {DEFAULT_MAX_POOL_SIZE}, "
+                             f"more)"),
             "threads": (final.threads <= base.threads,
                         f"threads {base.threads} before, {final.threads} after{after}"),
             "containers": (final.containers <= base.containers,
@@ -204,6 +224,8 @@ class _Sampler:
             store_fds = sum(1 for opened in self.process.open_files()
                             if opened.path.startswith(store))
             threads = self.process.num_threads()
+        docker_fds = sum(count for kind, count in descriptor_kinds(self.process.pid).items()
+                         if kind.startswith("unix socket to ") and kind.endswith("docker.sock"))
         listed = self.docker.api.containers(all=True, filters={"label": LABEL_ENGINE})
         containers = sum(1 for info in listed
                          if (info.get("Labels") or {}).get(LABEL_OWNER, "").startswith(self.owner))
@@ -211,7 +233,8 @@ class _Sampler:
         for suffix in ("", "-wal", "-shm"):
             with contextlib.suppress(OSError):
                 size += (self.home / f"engine.db{suffix}").stat().st_size
-        return Sample(round(self.now(), 3), rss, fds, threads, containers, size, store_fds)
+        return Sample(round(self.now(), 3), rss, fds, threads, containers, size, store_fds,
+                      docker_fds)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -233,27 +256,51 @@ class _Sampler:
 
 def descriptor_kinds(pid: int) -> Counter[str]:
     """What a process's open descriptors are: files by path (the store's, the log), pipes,
-    event fds, and sockets by family and, for TCP, state and local port."""
+    event fds, TCP sockets by state and local port, and Unix sockets by the path they or
+    their peers are bound to (``ss`` knows the peer: a client's end has no path of its own)."""
     proc = Path(f"/proc/{pid}")
     sockets: dict[str, str] = {}
-    for family in ("unix", "tcp", "tcp6", "udp", "udp6"):
+    for family in ("tcp", "tcp6"):
         with contextlib.suppress(OSError):
             for line in (proc / "net" / family).read_text().splitlines()[1:]:
                 fields = line.split()
-                if family == "unix":
-                    sockets[fields[6]] = "unix socket" + (f" {fields[7]}" if len(fields) > 7
-                                                          else "")
-                else:
-                    port = int(fields[1].rsplit(":", 1)[1], 16)
-                    sockets[fields[9]] = f"{family} socket, local port {port}, state {fields[3]}"
+                port = int(fields[1].rsplit(":", 1)[1], 16)
+                sockets[fields[9]] = f"{family} socket, local port {port}, state {fields[3]}"
+    sockets.update(_unix_sockets())
     kinds: Counter[str] = Counter()
     for fd in (proc / "fd").iterdir():
         with contextlib.suppress(OSError):
             target = os.readlink(fd)
             if target.startswith("socket:["):
                 target = sockets.get(target[8:-1], "socket (other)")
+            elif target.startswith("pipe:["):
+                target = "pipe"
             kinds[target] += 1
     return kinds
+
+
+def _unix_sockets() -> dict[str, str]:
+    """Unix sockets by inode, each named by its path or its peer's (``ss -xan``)."""
+    import subprocess
+
+    try:
+        listing = subprocess.run(["ss", "-xan"], capture_output=True, text=True, timeout=10,
+                                 check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    ends: dict[str, tuple[str, str]] = {}  # inode: (path or "*", peer inode)
+    for line in listing.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) >= 8:
+            ends[fields[5]] = (fields[4], fields[7])
+    named = {}
+    for inode, (path, peer) in ends.items():
+        if path == "*":
+            path = ends.get(peer, ("*", ""))[0]
+            named[inode] = "unix socket" + ("" if path == "*" else f" to {path}")
+        else:
+            named[inode] = f"unix socket at {path}"
+    return named
 
 
 def _quiet(sampler: _Sampler, quiet: float, limit: float) -> Sample:
@@ -266,7 +313,7 @@ def _quiet(sampler: _Sampler, quiet: float, limit: float) -> Sample:
         time.sleep(sampler.interval)
         sampler.poke()
         now = sampler.read()
-        if (now.other_fds, now.threads) != (reading.other_fds, reading.threads):
+        if (now.unpooled_fds, now.threads) != (reading.unpooled_fds, reading.threads):
             reading, since = now, time.monotonic()
     return reading
 
@@ -277,7 +324,8 @@ def _back(sampler: _Sampler, baseline: Sample, limit: float) -> Sample:
     deadline = time.monotonic() + limit
     while True:
         reading = sampler.read()
-        if (reading.other_fds <= baseline.other_fds and reading.threads <= baseline.threads
+        if (reading.unpooled_fds <= baseline.unpooled_fds
+                and reading.threads <= baseline.threads
                 and reading.containers <= baseline.containers) or time.monotonic() > deadline:
             return reading
         time.sleep(sampler.interval)

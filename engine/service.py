@@ -27,6 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -245,6 +246,15 @@ def _make_executor(kind: str, core: _Core, max_concurrent_jobs: int, *,
                         interval=core.policy.poll_seconds)
     return LocalExecutor(core.database, core.events, registry=core.registry, pool=_warm_pool(),
                          docker_watch=watch, **claiming)
+
+
+@lru_cache(maxsize=64)
+def _stored_metadata(metadata_json: str) -> Any:
+    """A stored version's metadata as a ``ProgramMetadata``, validated once per text: a
+    version never changes, and each job would otherwise validate its program's schemas again."""
+    from engine.metadata import load_metadata
+
+    return load_metadata(metadata_json)
 
 
 _cores: dict[str, _Core] = {}
@@ -503,7 +513,6 @@ class RuntimeService(UserAdministration, RuntimeServiceInterface):
         callback: Callable[[str, Any], None] | None = None,
         result_decoder: type[ResultDecoder] | None = None,
     ) -> RuntimeJob:
-        from engine.metadata import load_metadata
         from engine.submission import build_job_spec, check_options
 
         with self._db.read() as tx:
@@ -517,7 +526,7 @@ class RuntimeService(UserAdministration, RuntimeServiceInterface):
             program_version=version.version,
             entry=version.entry,
             files=version.files or {},
-            metadata=load_metadata(version.metadata),
+            metadata=_stored_metadata(version.metadata_json),
             inputs=inputs,
             options=options,
             registry=self._core.registry,

@@ -4,7 +4,8 @@
   (the fork server's child runs it); target: the reused job at most 30 ms over the host;
 - throughput of hello_world, 20 jobs at once (``max_concurrent_jobs`` 2, the policy's
   pool: reuse on) through an embedded ``RuntimeService`` (target >= 240 jobs/min) and
-  through the daemon on 127.0.0.1 (target: within 10 % of the embedded figure);
+  through the daemon on 127.0.0.1 (target: within 10 % of the embedded figure), and through
+  an embedded service with reuse and the pool off (a fresh container per job, as before);
 - the first job of a program never seen before (its image build included), with reuse off
   (no pool) and on (a reusing pool), taking turns (target: on no slower than off); with
   ``--before PATH`` also the same through the engine checked out at PATH (its own runner
@@ -84,9 +85,9 @@ def _reuse_policies(target: Path) -> Path:
     """A copy of ``policies/`` with reuse on (and the daemon's rate limit lifted), whatever
     the shipped default; the engine here and the daemon read it."""
     import yaml
-    from server import _policies
+    from daemon import unthrottled_policies
 
-    _policies(target)
+    unthrottled_policies(target)
     path = target / "sandbox.yaml"
     data = yaml.safe_load(path.read_text())
     data.update(reuse=True, warm_pool_size=max(int(data.get("warm_pool_size") or 0), 1))
@@ -95,10 +96,25 @@ def _reuse_policies(target: Path) -> Path:
     return target
 
 
+def _without_reuse(target: Path, policies: Path) -> Path:
+    """A copy of ``policies`` with reuse and the warm pool off: a fresh container per job."""
+    import shutil
+
+    import yaml
+
+    shutil.copytree(policies, target)
+    path = target / "sandbox.yaml"
+    data = yaml.safe_load(path.read_text())
+    data.update(reuse=False, warm_pool_size=0)
+    path.write_text(yaml.safe_dump(data))
+    return target
+
+
 def _measure(root: Path, args: argparse.Namespace, runs: int, jobs: int, rounds: int) -> None:
     policies = _reuse_policies(root / "policies")
 
-    from server import _Daemon, _token
+    from daemon import Daemon
+    from server import _token
 
     from engine.client import RemoteRuntimeService
     from engine.loader import load_program, program_from_source
@@ -159,7 +175,16 @@ def _measure(root: Path, args: argparse.Namespace, runs: int, jobs: int, rounds:
         run_all = _batch(embedded, program_id)
         run_all(2)  # two containers, one per concurrent job, then reused
         local = _throughput(run_all, jobs, rounds)
-    daemon = _Daemon(root / "daemon", policies)
+    os.environ["ENGINE_POLICY_DIR"] = str(_without_reuse(root / "policies-off", policies))
+    load_sandbox_policy.cache_clear()
+    with RuntimeService(home=root / "embedded-off", user="bench") as embedded:
+        program_id = embedded.upload_program(str(HELLO))
+        run_all = _batch(embedded, program_id)
+        run_all(2)
+        local_off = _throughput(run_all, jobs, rounds)
+    os.environ["ENGINE_POLICY_DIR"] = str(policies)
+    load_sandbox_policy.cache_clear()
+    daemon = Daemon(root / "daemon", policies)
     try:
         token = _token(root / "daemon", "bench")
         with RemoteRuntimeService(daemon.url, token) as remote:
@@ -169,6 +194,8 @@ def _measure(root: Path, args: argparse.Namespace, runs: int, jobs: int, rounds:
             served = _throughput(run_all, jobs, rounds)
     finally:
         daemon.stop()
+    figures.append(Figure(f"throughput, embedded service, {jobs} jobs at once, reuse off "
+                          "(no pool)", local_off, "jobs/min"))
     figures.append(Figure(f"throughput, embedded service, {jobs} jobs at once", local,
                           "jobs/min", Target.at_least(240)))
     figures.append(Figure(f"throughput, daemon, {jobs} jobs at once", served, "jobs/min",

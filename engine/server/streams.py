@@ -260,9 +260,13 @@ async def job_events(service: Any, job_id: str, after: int, policy: ServerPolicy
             if now - last_sent >= policy.stream_heartbeat_seconds:
                 yield KEEP_ALIVE
                 last_sent = now
-            until_heartbeat = policy.stream_heartbeat_seconds - (now - last_sent)
+            # Sleep until something is queued, the next heartbeat or the next re-check: the
+            # feed wakes this stream, so hundreds of idle streams cost the loop nothing between.
+            wake = policy.stream_heartbeat_seconds - (now - last_sent)
+            if recheck is not None:
+                wake = min(wake, policy.stream_recheck_seconds - (now - last_check))
             items = []
-            with anyio.move_on_after(max(0.01, min(policy.wait_slice_seconds, until_heartbeat))):
+            with anyio.move_on_after(max(0.01, wake)):
                 try:
                     items.append(await subscriber.receive.receive())
                 except anyio.EndOfStream:  # dropped for falling behind, or the daemon drains

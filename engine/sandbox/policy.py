@@ -81,18 +81,18 @@ class SandboxPolicy(_Strict):
     logs: LogLimits
     timing: Timing
     images: ImageUpkeep = Field(default_factory=ImageUpkeep)
-    warm_pool_size: int = Field(default=0, ge=0, le=64)
+    warm_pool_size: int = Field(default=1, ge=0, le=64)
     # Reuse: a container serves further jobs of the same program version, user, resource
     # profile and OCI runtime (a fresh process each), up to reuse_max_jobs, while idle for
     # less than reuse_idle_seconds.
-    reuse: bool = False
+    reuse: bool = True
     reuse_max_jobs: int = Field(default=100, ge=1, le=1_000_000)
     reuse_idle_seconds: float = Field(default=300, gt=0, le=86_400)
     # What idle containers may hold together: the smaller of this share of the machine's
     # memory and warm_pool_max_memory (when set); the least recently used go first.
     warm_pool_memory_fraction: float = Field(default=0.08, gt=0, le=0.9)
     warm_pool_max_memory: ByteSize | None = Field(default=None, gt=0)
-    warm_pool_max_idle_per_program: int = Field(default=2, ge=1, le=256)
+    warm_pool_max_idle_per_program: int = Field(default=16, ge=1, le=256)
     # An idle container's memory when its cgroup cannot be read.
     warm_pool_idle_estimate: ByteSize = Field(default=200 * 1024 * 1024, gt=0)
     # Host tasks an OCI runtime needs for itself, added to a profile's pids limit under it.

@@ -81,37 +81,31 @@ def main() -> None:
         _measure(Path(scratch), args, runs, jobs, rounds)
 
 
-def _reuse_policies(target: Path) -> Path:
-    """A copy of ``policies/`` with reuse on (and the daemon's rate limit lifted), whatever
-    the shipped default; the engine here and the daemon read it."""
+def _policies(target: Path, **sandbox: object) -> Path:
+    """A copy of ``policies/`` at ``target`` (the daemon's rate limit lifted) whose
+    ``sandbox.yaml`` has the keys ``sandbox`` gives, whatever the shipped defaults."""
     import yaml
     from daemon import unthrottled_policies
 
     unthrottled_policies(target)
     path = target / "sandbox.yaml"
     data = yaml.safe_load(path.read_text())
-    data.update(reuse=True, warm_pool_size=max(int(data.get("warm_pool_size") or 0), 1))
-    path.write_text(yaml.safe_dump(data))
-    os.environ["ENGINE_POLICY_DIR"] = str(target)
-    return target
-
-
-def _without_reuse(target: Path, policies: Path) -> Path:
-    """A copy of ``policies`` with reuse and the warm pool off: a fresh container per job."""
-    import shutil
-
-    import yaml
-
-    shutil.copytree(policies, target)
-    path = target / "sandbox.yaml"
-    data = yaml.safe_load(path.read_text())
-    data.update(reuse=False, warm_pool_size=0)
+    data.update(sandbox)
     path.write_text(yaml.safe_dump(data))
     return target
+
+
+def _use_policies(path: Path) -> None:
+    """Make ``path`` the policies of this process (and of the daemons it starts)."""
+    from engine.sandbox.policy import load_sandbox_policy
+
+    os.environ["ENGINE_POLICY_DIR"] = str(path)
+    load_sandbox_policy.cache_clear()
 
 
 def _measure(root: Path, args: argparse.Namespace, runs: int, jobs: int, rounds: int) -> None:
-    policies = _reuse_policies(root / "policies")
+    policies = _policies(root / "policies", reuse=True, warm_pool_size=1)
+    _use_policies(policies)
 
     from daemon import Daemon
     from server import _token
@@ -175,15 +169,13 @@ def _measure(root: Path, args: argparse.Namespace, runs: int, jobs: int, rounds:
         run_all = _batch(embedded, program_id)
         run_all(2)  # two containers, one per concurrent job, then reused
         local = _throughput(run_all, jobs, rounds)
-    os.environ["ENGINE_POLICY_DIR"] = str(_without_reuse(root / "policies-off", policies))
-    load_sandbox_policy.cache_clear()
+    _use_policies(_policies(root / "policies-off", reuse=False, warm_pool_size=0))
     with RuntimeService(home=root / "embedded-off", user="bench") as embedded:
         program_id = embedded.upload_program(str(HELLO))
         run_all = _batch(embedded, program_id)
         run_all(2)
         local_off = _throughput(run_all, jobs, rounds)
-    os.environ["ENGINE_POLICY_DIR"] = str(policies)
-    load_sandbox_policy.cache_clear()
+    _use_policies(policies)
     daemon = Daemon(root / "daemon", policies)
     try:
         token = _token(root / "daemon", "bench")

@@ -103,11 +103,6 @@ class Sandbox:
         found = self.client.api.containers(all=True, filters={"label": labels})
         return [info["Id"] for info in found]
 
-    def is_running(self, job_id: str) -> bool:
-        """Whether the container of ``job_id`` exists and is running right now."""
-        found = self.client.api.containers(filters={"label": f"{LABEL_JOB}={job_id}"})
-        return any(info.get("State") == "running" for info in found)
-
 
 @pytest.fixture(scope="session")
 def sandbox(docker: Any, runtime_image: str) -> Sandbox:

@@ -262,11 +262,12 @@ async def job_events(service: Any, job_id: str, after: int, policy: ServerPolicy
                 last_sent = now
             # Sleep until something is queued, the next heartbeat or the next re-check: the
             # feed wakes this stream, so hundreds of idle streams cost the loop nothing between.
+            # A re-check still due (the store is away) is tried again a slice later.
             wake = policy.stream_heartbeat_seconds - (now - last_sent)
             if recheck is not None:
                 wake = min(wake, policy.stream_recheck_seconds - (now - last_check))
             items = []
-            with anyio.move_on_after(max(0.01, wake)):
+            with anyio.move_on_after(wake if wake > 0.01 else policy.wait_slice_seconds):
                 try:
                     items.append(await subscriber.receive.receive())
                 except anyio.EndOfStream:  # dropped for falling behind, or the daemon drains

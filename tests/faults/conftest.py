@@ -114,8 +114,10 @@ class OwnDockerd:
         return docker.DockerClient(base_url=self.url, timeout=timeout)
 
     def engine_containers(self, **labels: str) -> list[Any]:
+        """The engine's containers with ``labels``, as listed (``sparse``: not inspected one
+        by one, so that one removed between the listing and its inspection is no error)."""
         wanted = [LABEL_ENGINE] + [f"{key}={value}" for key, value in labels.items()]
-        return self.client().containers.list(all=True, filters={"label": wanted})
+        return self.client().containers.list(all=True, filters={"label": wanted}, sparse=True)
 
     def log_tail(self) -> str:
         path = self.root / "dockerd.log"

@@ -306,10 +306,12 @@ def test_reap_orphans_removes_containers_whose_owner_is_gone(docker, runtime_ima
     host = socket.gethostname()
     me = this_process()
     _, pid, started = me.rsplit(":", 2)
+    boot, _, since_boot = started.rpartition("-")
     pid_max = int(Path("/proc/sys/kernel/pid_max").read_text())
     owners = {
         "gone": f"{host}:{pid_max + 1}:0",  # no process can have this PID
-        "recycled": f"{host}:{pid}:{int(started) - 60_000}",  # this PID, another process
+        # this PID, another process (started a minute earlier in this boot)
+        "recycled": f"{host}:{pid}:{boot}-{int(since_boot) - 60_000}",
         "alive": me,
         "elsewhere": f"elsewhere-{uuid.uuid4().hex[:6]}:{pid}:{started}",  # not ours to judge
     }

@@ -213,11 +213,23 @@ def test_cancel_kills_the_jobs_simulation_worker_at_once(sandbox, hostile_profil
     cancel = threading.Event()
     killed: list[float] = []
 
+    def busy(pid: int) -> bool:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            return psutil.Process(pid).cpu_times().user > 0.5
+        return False
+
+    def gone(pid: int) -> bool:
+        """Exited, whether reaped yet or not (it may go between any two looks)."""
+        try:
+            return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return True
+
     def cancel_while_simulating() -> None:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             pids = registry.worker_pids()
-            if pids and psutil.Process(pids[0]).cpu_times().user > 0.5:
+            if pids and busy(pids[0]):
                 break
             time.sleep(0.02)
         else:
@@ -225,7 +237,7 @@ def test_cancel_kills_the_jobs_simulation_worker_at_once(sandbox, hostile_profil
         pid = pids[0]
         started = time.monotonic()
         cancel.set()
-        while psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+        while not gone(pid):
             if time.monotonic() - started > 10:
                 return
             time.sleep(0.01)

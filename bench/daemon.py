@@ -29,13 +29,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def unthrottled_policies(target: Path) -> Path:
-    """A copy of ``policies/`` at ``target`` whose rate limit no benchmark reaches."""
+def unthrottled_policies(target: Path, **changes: dict[str, object]) -> Path:
+    """A copy of ``policies/`` at ``target`` whose rate limit no benchmark reaches, with
+    ``changes[file][key] = value`` applied as well (``sandbox={"reuse": True}``)."""
     shutil.copytree(REPO / "policies", target)
-    path = target / "server.yaml"
-    data = yaml.safe_load(path.read_text())
-    data["rate_limit"] = {"requests_per_second": 1_000_000, "burst": 1_000_000}
-    path.write_text(yaml.safe_dump(data))
+    changes = {**changes, "server": {**changes.get("server", {}), "rate_limit": {
+        "requests_per_second": 1_000_000, "burst": 1_000_000}}}
+    for name, values in changes.items():
+        path = target / f"{name}.yaml"
+        data = yaml.safe_load(path.read_text())
+        data.update(values)
+        path.write_text(yaml.safe_dump(data))
     return target
 
 

@@ -81,20 +81,6 @@ def main() -> None:
         _measure(Path(scratch), args, runs, jobs, rounds)
 
 
-def _policies(target: Path, **sandbox: object) -> Path:
-    """A copy of ``policies/`` at ``target`` (the daemon's rate limit lifted) whose
-    ``sandbox.yaml`` has the keys ``sandbox`` gives, whatever the shipped defaults."""
-    import yaml
-    from daemon import unthrottled_policies
-
-    unthrottled_policies(target)
-    path = target / "sandbox.yaml"
-    data = yaml.safe_load(path.read_text())
-    data.update(sandbox)
-    path.write_text(yaml.safe_dump(data))
-    return target
-
-
 def _use_policies(path: Path) -> None:
     """Make ``path`` the policies of this process (and of the daemons it starts)."""
     from engine.sandbox.policy import load_sandbox_policy
@@ -104,11 +90,12 @@ def _use_policies(path: Path) -> None:
 
 
 def _measure(root: Path, args: argparse.Namespace, runs: int, jobs: int, rounds: int) -> None:
-    policies = _policies(root / "policies", reuse=True, warm_pool_size=1)
-    _use_policies(policies)
-
-    from daemon import Daemon
+    from daemon import Daemon, unthrottled_policies
     from server import _token
+
+    policies = unthrottled_policies(root / "policies",
+                                    sandbox={"reuse": True, "warm_pool_size": 1})
+    _use_policies(policies)
 
     from engine.client import RemoteRuntimeService
     from engine.loader import load_program, program_from_source
@@ -169,7 +156,8 @@ def _measure(root: Path, args: argparse.Namespace, runs: int, jobs: int, rounds:
         run_all = _batch(embedded, program_id)
         run_all(2)  # two containers, one per concurrent job, then reused
         local = _throughput(run_all, jobs, rounds)
-    _use_policies(_policies(root / "policies-off", reuse=False, warm_pool_size=0))
+    _use_policies(unthrottled_policies(root / "policies-off",
+                                       sandbox={"reuse": False, "warm_pool_size": 0}))
     with RuntimeService(home=root / "embedded-off", user="bench") as embedded:
         program_id = embedded.upload_program(str(HELLO))
         run_all = _batch(embedded, program_id)
